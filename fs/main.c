@@ -1,0 +1,6 @@
+#include "fs.h"
+
+int main(int argc, char *argv[])
+{
+	return fs_main(argc, argv);
+}
