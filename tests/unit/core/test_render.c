@@ -1,3 +1,538 @@
-/* placeholder: replaced by the real test */
-int main(void);
-int main(void) { return 1; }
+/*
+ * test_render.c - the computed files, from a model_variant built by hand:
+ * VARIANT/info.json, registry.json, models.tsv, architecture.json,
+ * QUANT/info.json and QUANT/status.  JSON outputs are parsed back with
+ * jansson and checked value by value (and key order, which is part of the
+ * format); TSV rows are split and checked column by column.  Unknown values
+ * must come out null, absent or empty, never invented.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+static struct model_file files_q4[] = {
+	{ (char *)"model.gguf", (char *)"Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf", 4920739232ull,
+	  (char *)"7b064f5842bf9532c91456deda288a1b672397a54fa729aa665952863033557c", FILE_ROLE_MODEL },
+};
+
+static struct model_file files_q8[] = {
+	{ (char *)"model-00001-of-00002.gguf", (char *)"q8/Meta-Llama-3.1-8B-Instruct-Q8_0-00001-of-00002.gguf", 0,
+	  NULL, FILE_ROLE_MODEL },
+	{ (char *)"model-00002-of-00002.gguf", (char *)"q8/Meta-Llama-3.1-8B-Instruct-Q8_0-00002-of-00002.gguf", 0,
+	  NULL, FILE_ROLE_MODEL },
+};
+
+static struct model_quant quants[] = {
+	{ (char *)"q4_k_m", (char *)"Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf", 4920739232ull, true, 4.89, 0,
+	  files_q4, 1 },
+	{ (char *)"q8_0", (char *)"Meta-Llama-3.1-8B-Instruct-Q8_0-00001-of-00002.gguf", 0, false, 0, 0,
+	  files_q8, 2 },
+};
+
+static void fill_variant(struct model_variant *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->family = (char *)"llama";
+	v->variant = (char *)"llama-3.1-8b-instruct";
+	v->full_name = (char *)"Llama 3.1 8B Instruct";
+	v->repo_id = (char *)"bartowski/Meta-Llama-3.1-8B-Instruct-GGUF";
+	v->revision = (char *)"bf5b95e96dac0462e2a09145ec66cae9a3f12067";
+	v->architecture = (char *)"llama";
+	v->origin = (char *)"catalog";
+	v->parameter_count_b = 8.03;
+	v->parameter_count_exact = 8030261248ull;
+	v->context_window = 131072;
+	v->extra_json = (char *)"{\"recommended_parameters\":{\"temperature\":0.6,\"top_p\":0.9},"
+				"\"additional_files\":[{\"name\":\"mmproj\",\"path\":\"mmproj-f16.gguf\"}],"
+				"\"sources\":{\"params\":\"gguf\"},\"ignored\":1}";
+	v->quants = quants;
+	v->n_quants = N_ELEMS(quants);
+}
+
+static void fill_bare(struct model_variant *v)
+{
+	static struct model_quant bare_quants[] = {
+		{ (char *)"f16", NULL, 0, false, 0, 0, NULL, 0 },
+	};
+
+	memset(v, 0, sizeof(*v));
+	v->family = (char *)"mystery";
+	v->variant = (char *)"m";
+	v->repo_id = (char *)"org/repo";
+	v->origin = (char *)"hub";
+	v->quants = bare_quants;
+	v->n_quants = 1;
+}
+
+/* Renders with fn and parses the result; checks the final newline. */
+static json_t *render_json(int (*fn)(const struct model_variant *, struct sbuf *),
+			   const struct model_variant *v)
+{
+	struct sbuf sb;
+	json_error_t err;
+	json_t *j;
+
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(fn(v, &sb), 0);
+	assert_true(sb.len > 0);
+	assert_int_equal(sb.buf[sb.len - 1], '\n');
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, &err);
+	if (!j)
+		fail_msg("invalid JSON: %s\n%s", err.text, sb.buf);
+	sbuf_release(&sb);
+	return j;
+}
+
+static void assert_keys(json_t *o, const char *const *keys, size_t n)
+{
+	const char *key;
+	json_t *val;
+	size_t i = 0;
+
+	assert_true(json_is_object(o));
+	json_object_foreach(o, key, val) {
+		if (i >= n || strcmp(key, keys[i]) != 0)
+			fail_msg("key %zu is '%s', want '%s'", i, key, i < n ? keys[i] : "(none)");
+		i++;
+	}
+	assert_int_equal(i, n);
+}
+
+static void test_variant_info(void **state)
+{
+	static const char *const keys[] = {
+		"family", "variant", "full_name", "repo_id", "revision", "architecture", "parameter_count",
+		"parameter_count_exact", "context_window", "multimodal", "additional_files", "quantizations",
+		"recommended_parameters", "sources", "origin",
+	};
+	static const char *const qkeys[] = {
+		"name", "file_pattern", "size_bytes", "size_exact", "size_factor", "bits_per_weight",
+		"quality_stars", "estimated_vram_gb",
+	};
+	struct model_variant v;
+	json_t *j, *q;
+
+	fill_variant(&v);
+	j = render_json(render_variant_info, &v);
+	assert_keys(j, keys, N_ELEMS(keys));
+	assert_string_equal(json_string_value(json_object_get(j, "family")), "llama");
+	assert_string_equal(json_string_value(json_object_get(j, "variant")), "llama-3.1-8b-instruct");
+	assert_string_equal(json_string_value(json_object_get(j, "full_name")), "Llama 3.1 8B Instruct");
+	assert_string_equal(json_string_value(json_object_get(j, "repo_id")),
+			    "bartowski/Meta-Llama-3.1-8B-Instruct-GGUF");
+	assert_string_equal(json_string_value(json_object_get(j, "revision")),
+			    "bf5b95e96dac0462e2a09145ec66cae9a3f12067");
+	assert_string_equal(json_string_value(json_object_get(j, "architecture")), "llama");
+	assert_true(json_real_value(json_object_get(j, "parameter_count")) == 8.03);
+	assert_true(json_integer_value(json_object_get(j, "parameter_count_exact")) == 8030261248ll);
+	assert_true(json_integer_value(json_object_get(j, "context_window")) == 131072);
+	assert_true(json_is_false(json_object_get(j, "multimodal")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j,
+		"additional_files"), 0), "path")), "mmproj-f16.gguf");
+	assert_true(json_real_value(json_object_get(json_object_get(j, "recommended_parameters"),
+						    "temperature")) == 0.6);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "sources"), "params")), "gguf");
+	assert_null(json_object_get(j, "ignored"));
+	assert_string_equal(json_string_value(json_object_get(j, "origin")), "catalog");
+	assert_int_equal(json_array_size(json_object_get(j, "quantizations")), 2);
+
+	q = json_array_get(json_object_get(j, "quantizations"), 0);
+	assert_keys(q, qkeys, N_ELEMS(qkeys));
+	assert_string_equal(json_string_value(json_object_get(q, "name")), "q4_k_m");
+	assert_string_equal(json_string_value(json_object_get(q, "file_pattern")),
+			    "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf");
+	assert_true(json_integer_value(json_object_get(q, "size_bytes")) == 4920739232ll);
+	assert_true(json_is_true(json_object_get(q, "size_exact")));
+	assert_true(json_real_value(json_object_get(q, "size_factor")) == 0.3064);
+	assert_true(json_real_value(json_object_get(q, "bits_per_weight")) == 4.89);
+	assert_int_equal(json_integer_value(json_object_get(q, "quality_stars")), 3);
+	assert_true(json_is_null(json_object_get(q, "estimated_vram_gb")));
+
+	q = json_array_get(json_object_get(j, "quantizations"), 1);
+	assert_keys(q, qkeys, N_ELEMS(qkeys));
+	assert_string_equal(json_string_value(json_object_get(q, "name")), "q8_0");
+	assert_true(json_is_null(json_object_get(q, "size_bytes")));
+	assert_true(json_is_false(json_object_get(q, "size_exact")));
+	assert_true(json_is_null(json_object_get(q, "size_factor")));
+	assert_true(json_is_null(json_object_get(q, "bits_per_weight")));
+	assert_true(json_is_null(json_object_get(q, "quality_stars")));
+	json_decref(j);
+}
+
+static void test_variant_info_unknowns(void **state)
+{
+	static const char *const keys[] = {
+		"family", "variant", "full_name", "repo_id", "revision", "architecture", "parameter_count",
+		"context_window", "multimodal", "additional_files", "quantizations", "origin",
+	};
+	struct model_variant v;
+	json_t *j, *q;
+
+	fill_bare(&v);
+	j = render_json(render_variant_info, &v);
+	assert_keys(j, keys, N_ELEMS(keys));
+	assert_true(json_is_null(json_object_get(j, "full_name")));
+	assert_true(json_is_null(json_object_get(j, "revision")));
+	assert_true(json_is_null(json_object_get(j, "architecture")));
+	assert_true(json_is_null(json_object_get(j, "parameter_count")));
+	assert_true(json_is_null(json_object_get(j, "context_window")));
+	assert_int_equal(json_array_size(json_object_get(j, "additional_files")), 0);
+	q = json_array_get(json_object_get(j, "quantizations"), 0);
+	assert_true(json_is_null(json_object_get(q, "file_pattern")));
+	assert_true(json_is_null(json_object_get(q, "size_bytes")));
+	assert_true(json_is_null(json_object_get(q, "quality_stars")));
+	json_decref(j);
+
+	v.extra_json = (char *)"[1,2]";
+	j = render_json(render_variant_info, &v);
+	assert_keys(j, keys, N_ELEMS(keys));
+	json_decref(j);
+	v.extra_json = (char *)"{not json";
+	j = render_json(render_variant_info, &v);
+	assert_keys(j, keys, N_ELEMS(keys));
+	json_decref(j);
+
+	v.parameter_count_exact = 1235814400ull;
+	j = render_json(render_variant_info, &v);
+	assert_true(json_real_value(json_object_get(j, "parameter_count")) == 1.24);
+	assert_true(json_integer_value(json_object_get(j, "parameter_count_exact")) == 1235814400ll);
+	json_decref(j);
+}
+
+static void test_hostile_strings(void **state)
+{
+	struct model_variant v;
+	json_t *j;
+
+	fill_bare(&v);
+	v.full_name = (char *)"bad \xff\xfe utf8 \"quoted\"\n\x01";
+	j = render_json(render_variant_info, &v);
+	assert_string_equal(json_string_value(json_object_get(j, "full_name")),
+			    "bad \xef\xbf\xbd\xef\xbf\xbd utf8 \"quoted\"\n\x01");
+	json_decref(j);
+}
+
+static void test_deterministic_and_capped(void **state)
+{
+	struct model_variant v;
+	struct sbuf a, b;
+
+	fill_variant(&v);
+	sbuf_init(&a, CAP_RENDER_BYTES);
+	sbuf_init(&b, CAP_RENDER_BYTES);
+	assert_int_equal(render_variant_info(&v, &a), 0);
+	assert_int_equal(render_variant_info(&v, &b), 0);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.buf, b.buf, a.len);
+	assert_null(strstr(a.buf, "0000000"));
+	sbuf_release(&a);
+	sbuf_release(&b);
+
+	sbuf_init(&a, 100);
+	assert_int_equal(render_variant_info(&v, &a), -EFBIG);
+	sbuf_release(&a);
+	sbuf_init(&a, 10);
+	assert_int_equal(render_quant_status(&v, &v.quants[0], &a), -EFBIG);
+	sbuf_release(&a);
+}
+
+static void fill_snapshot(struct registry_snapshot *s, struct model_variant *vs)
+{
+	fill_variant(&vs[0]);
+	fill_bare(&vs[1]);
+	vs[1].family = (char *)"llama";
+	vs[1].variant = (char *)"llama-3.1-8b-instruct.v2";
+	memset(s, 0, sizeof(*s));
+	s->generation = 7;
+	s->variants = vs;
+	s->n_variants = 2;
+}
+
+static void test_registry_json(void **state)
+{
+	struct registry_snapshot s;
+	struct model_variant vs[2];
+	json_error_t err;
+	struct sbuf sb;
+	json_t *j, *models;
+
+	fill_snapshot(&s, vs);
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_registry_json(&s, &sb), 0);
+	assert_int_equal(sb.buf[sb.len - 1], '\n');
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, &err);
+	assert_non_null(j);
+	models = json_object_get(j, "models");
+	assert_int_equal(json_array_size(models), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(models, 0), "variant")),
+			    "llama-3.1-8b-instruct");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(models, 1), "variant")),
+			    "llama-3.1-8b-instruct.v2");
+	assert_int_equal(json_array_size(json_object_get(json_array_get(models, 0), "quantizations")), 2);
+	json_decref(j);
+
+	sbuf_reset(&sb);
+	s.n_variants = 0;
+	assert_int_equal(render_registry_json(&s, &sb), 0);
+	j = json_loads(sb.buf, 0, &err);
+	assert_int_equal(json_array_size(json_object_get(j, "models")), 0);
+	json_decref(j);
+	sbuf_release(&sb);
+}
+
+/* Splits a line into at most max tab-separated cells (in place). */
+static size_t split_tabs(char *line, char **cells, size_t max)
+{
+	size_t n = 0;
+
+	cells[n++] = line;
+	for (; *line; line++) {
+		if (*line == '\t') {
+			*line = '\0';
+			if (n == max)
+				return max + 1;
+			cells[n++] = line + 1;
+		}
+	}
+	return n;
+}
+
+/* The snapshot holds "llama-3.1-8b-instruct" before "llama-3.1-8b-instruct.v2",
+ * but byte-wise "...instruct.v2/" sorts before "...instruct/": rows follow the
+ * path, so the .v2 row comes first. */
+static void test_models_tsv(void **state)
+{
+	static const char *const header[] = {
+		"path", "family", "variant", "quant", "params_b", "bits_per_weight", "size_bytes", "vram_mib_8k",
+		"stars", "est_tg_tokens_per_s", "tg_tokens_per_s", "pp_tokens_per_s", "cache", "benchmark",
+	};
+	struct registry_snapshot s;
+	struct model_variant vs[2];
+	struct sbuf sb;
+	char *lines[8], *cells[16], *p;
+	size_t n_lines = 0, i;
+
+	fill_snapshot(&s, vs);
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_models_tsv(&s, &sb), 0);
+	assert_int_equal(sb.buf[sb.len - 1], '\n');
+	for (p = sb.buf; *p && n_lines < N_ELEMS(lines); ) {
+		char *nl = strchr(p, '\n');
+
+		assert_non_null(nl);
+		*nl = '\0';
+		lines[n_lines++] = p;
+		p = nl + 1;
+	}
+	assert_int_equal(n_lines, 4);
+
+	assert_int_equal(split_tabs(lines[0], cells, 16), N_ELEMS(header));
+	for (i = 0; i < N_ELEMS(header); i++)
+		assert_string_equal(cells[i], header[i]);
+
+	assert_int_equal(split_tabs(lines[1], cells, 16), 14);
+	assert_string_equal(cells[0], "llama/llama-3.1-8b-instruct.v2/f16");
+	assert_string_equal(cells[4], "");
+	assert_string_equal(cells[6], "");
+	assert_string_equal(cells[8], "");
+
+	assert_int_equal(split_tabs(lines[2], cells, 16), 14);
+	assert_string_equal(cells[0], "llama/llama-3.1-8b-instruct/q4_k_m");
+	assert_string_equal(cells[1], "llama");
+	assert_string_equal(cells[2], "llama-3.1-8b-instruct");
+	assert_string_equal(cells[3], "q4_k_m");
+	assert_string_equal(cells[4], "8.03");
+	assert_string_equal(cells[5], "4.89");
+	assert_string_equal(cells[6], "4920739232");
+	assert_string_equal(cells[7], "");
+	assert_string_equal(cells[8], "3");
+	assert_string_equal(cells[9], "");
+	assert_string_equal(cells[10], "");
+	assert_string_equal(cells[11], "");
+	assert_string_equal(cells[12], "remote");
+	assert_string_equal(cells[13], "untested");
+
+	assert_int_equal(split_tabs(lines[3], cells, 16), 14);
+	assert_string_equal(cells[0], "llama/llama-3.1-8b-instruct/q8_0");
+	assert_string_equal(cells[5], "");
+	assert_string_equal(cells[6], "");
+	assert_string_equal(cells[8], "");
+	sbuf_release(&sb);
+
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	s.n_variants = 0;
+	assert_int_equal(render_models_tsv(&s, &sb), 0);
+	assert_int_equal(strchr(sb.buf, '\n') - sb.buf + 1, (long)sb.len);
+	sbuf_release(&sb);
+}
+
+static void test_arch(void **state)
+{
+	struct model_variant v;
+	struct sbuf sb;
+	json_t *j;
+
+	fill_bare(&v);
+	j = render_json(render_variant_arch, &v);
+	assert_string_equal(json_string_value(json_object_get(j, "source")), "none");
+	assert_int_equal(json_array_size(json_object_get(j, "warnings")), 1);
+	assert_non_null(strstr(json_string_value(json_array_get(json_object_get(j, "warnings"), 0)),
+			       "architecture not known"));
+	json_decref(j);
+
+	v.arch_json = (char *)"{\"architecture\":\"llama\",\"num_layers\":32,\"rope_theta\":500000.0,"
+			      "\"eps\":1e-05,\"source\":\"gguf\",\"warnings\":[]}";
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_variant_arch(&v, &sb), 0);
+	assert_string_equal(sb.buf,
+			    "{\n"
+			    "  \"architecture\": \"llama\",\n"
+			    "  \"num_layers\": 32,\n"
+			    "  \"rope_theta\": 500000.0,\n"
+			    "  \"eps\": 1e-5,\n"
+			    "  \"source\": \"gguf\",\n"
+			    "  \"warnings\": []\n"
+			    "}\n");
+	sbuf_release(&sb);
+
+	v.arch_json = (char *)"[1]";
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_variant_arch(&v, &sb), -EBADMSG);
+	v.arch_json = (char *)"{\"a\":";
+	assert_int_equal(render_variant_arch(&v, &sb), -EBADMSG);
+	v.arch_json = (char *)"\"str\"";
+	assert_int_equal(render_variant_arch(&v, &sb), -EBADMSG);
+	sbuf_release(&sb);
+}
+
+static void test_quant_info(void **state)
+{
+	static const char *const keys[] = {
+		"family", "variant", "quant", "repo_id", "revision", "files", "size_bytes", "size_exact",
+		"bits_per_weight", "quality_stars", "cache", "estimate", "benchmark", "status",
+	};
+	struct model_variant v;
+	struct sbuf sb;
+	json_t *j, *f, *c;
+
+	fill_variant(&v);
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_quant_info(&v, &v.quants[0], &sb), 0);
+	assert_int_equal(sb.buf[sb.len - 1], '\n');
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(j);
+	assert_keys(j, keys, N_ELEMS(keys));
+	assert_string_equal(json_string_value(json_object_get(j, "quant")), "q4_k_m");
+	assert_string_equal(json_string_value(json_object_get(j, "family")), "llama");
+	f = json_array_get(json_object_get(j, "files"), 0);
+	assert_string_equal(json_string_value(json_object_get(f, "name")), "model.gguf");
+	assert_string_equal(json_string_value(json_object_get(f, "upstream")),
+			    "Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf");
+	assert_true(json_integer_value(json_object_get(f, "size_bytes")) == 4920739232ll);
+	assert_int_equal(strlen(json_string_value(json_object_get(f, "sha256"))), 64);
+	assert_true(json_integer_value(json_object_get(j, "size_bytes")) == 4920739232ll);
+	assert_true(json_is_true(json_object_get(j, "size_exact")));
+	assert_true(json_real_value(json_object_get(j, "bits_per_weight")) == 4.89);
+	assert_int_equal(json_integer_value(json_object_get(j, "quality_stars")), 3);
+	c = json_object_get(j, "cache");
+	assert_string_equal(json_string_value(json_object_get(c, "state")), "remote");
+	assert_int_equal(json_integer_value(json_object_get(c, "cached_bytes")), 0);
+	assert_true(json_is_false(json_object_get(c, "pinned")));
+	assert_true(json_is_null(json_object_get(c, "local_path")));
+	assert_true(json_is_null(json_object_get(j, "estimate")));
+	assert_true(json_is_null(json_object_get(j, "benchmark")));
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "untested");
+	json_decref(j);
+
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_info(&v, &v.quants[1], &sb), 0);
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "files")), 2);
+	f = json_array_get(json_object_get(j, "files"), 1);
+	assert_string_equal(json_string_value(json_object_get(f, "name")), "model-00002-of-00002.gguf");
+	assert_true(json_is_null(json_object_get(f, "size_bytes")));
+	assert_true(json_is_null(json_object_get(f, "sha256")));
+	assert_true(json_is_null(json_object_get(j, "size_bytes")));
+	assert_true(json_is_null(json_object_get(j, "bits_per_weight")));
+	json_decref(j);
+	sbuf_release(&sb);
+}
+
+static void test_quant_status(void **state)
+{
+	struct model_variant v;
+	struct sbuf sb;
+
+	fill_variant(&v);
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_quant_status(&v, &v.quants[0], &sb), 0);
+	assert_string_equal(sb.buf, "cache=remote\ncached_bytes=0\nsize_bytes=4920739232\nprogress=0.0\n"
+				    "benchmark=untested\n");
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_status(&v, &v.quants[1], &sb), 0);
+	assert_string_equal(sb.buf, "cache=remote\ncached_bytes=0\nsize_bytes=\nprogress=0.0\n"
+				    "benchmark=untested\n");
+	sbuf_release(&sb);
+}
+
+static void test_quality_stars(void **state)
+{
+	double p, b;
+	int prev_row[64], i;
+
+	assert_int_equal(render_quality_stars(70, 4.85), 5);
+	assert_in_range(render_quality_stars(8, 4.85), 3, 4);
+	assert_in_range(render_quality_stars(1, 4.5), 1, 2);
+	assert_in_range(render_quality_stars(8, 8.5), 4, 5);
+	assert_int_equal(render_quality_stars(0.1, 2.0), 1);
+	assert_int_equal(render_quality_stars(0, 4.85), 0);
+	assert_int_equal(render_quality_stars(8, 0), 0);
+	assert_int_equal(render_quality_stars(-1, 4), 0);
+	assert_int_equal(render_quality_stars(8, -4), 0);
+
+	for (i = 0; i < 64; i++)
+		prev_row[i] = 0;
+	for (p = 0.1; p < 800; p *= 1.5) {
+		int prev = 0;
+
+		for (i = 0, b = 1.0; i < 64; i++, b += 0.5) {
+			int s = render_quality_stars(p, b);
+
+			assert_in_range(s, 1, 5);
+			assert_true(s >= prev);
+			assert_true(s >= prev_row[i]);
+			prev = s;
+			prev_row[i] = s;
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_variant_info),
+		cmocka_unit_test(test_variant_info_unknowns),
+		cmocka_unit_test(test_hostile_strings),
+		cmocka_unit_test(test_deterministic_and_capped),
+		cmocka_unit_test(test_registry_json),
+		cmocka_unit_test(test_models_tsv),
+		cmocka_unit_test(test_arch),
+		cmocka_unit_test(test_quant_info),
+		cmocka_unit_test(test_quant_status),
+		cmocka_unit_test(test_quality_stars),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
