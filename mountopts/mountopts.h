@@ -77,25 +77,46 @@ void mountopts_release(struct mountopts *mo);
 /* Takes our options out of args (a fuse_args for the whole command line,
  * argv[0] included); what stays is for libfuse: the mountpoint, -f, -d, -s
  * and the FUSE mount options it knows (allow_other, default_permissions,
- * auto_unmount, fsname=, ...).  fstab noise (_netdev, auto, noauto, user,
- * users, nofail, rw, dev, suid, exec ...) is dropped.  An -o option that is
- * neither ours nor libfuse's fails with -EINVAL naming it. */
+ * auto_unmount, fsname=, ...; the list and its libfuse 3.14 sources are in
+ * mountopts.c), its kept -o options joined into one "-o" right after
+ * argv[0].  -h/--help and -V/--version are ours and removed (show_help,
+ * show_version).  The high-level options kernel_cache, auto_cache, umask=,
+ * uid=, gid=, *_timeout=, noforget, remember= are kept too, but only
+ * fuse_new() parses them: a low-level main must take them out itself.
+ * fstab noise (_netdev, auto, noauto, user, users, nofail, defaults, rw,
+ * dev, suid, exec and their no- forms, comment=, x-*) is dropped.  An option
+ * that is neither ours nor libfuse's fails with -EINVAL naming it (its name
+ * only, never its value); -ENOMEM.  Values are checked later, by
+ * mountopts_validate().  On failure args is unchanged.  d may be NULL. */
 int mountopts_parse(struct fuse_args *args, struct mountopts *mo, struct diag *d) MF_WUR;
 
 /* Fills what -o left unset from envp (HF_ENDPOINT, HF_TOKEN, HF_HOME,
  * HF_HUB_CACHE, HF_HUB_OFFLINE, XDG_DATA_HOME, XDG_CACHE_HOME, HOME) and
  * then from the defaults of SPEC §2.  envp is a NULL-terminated array of
- * "KEY=VALUE" strings (main passes environ, tests a fake one). */
+ * "KEY=VALUE" strings (main passes environ, tests a fake one); an empty
+ * variable counts as unset, a relative XDG_* one is ignored (XDG spec).
+ * The Hugging Face home is $HF_HOME, else $XDG_CACHE_HOME/huggingface, else
+ * ~/.cache/huggingface (as huggingface_hub); token_file defaults to its
+ * "token" file, and hf_cache to $HF_HUB_CACHE, else $HF_HOME/hub, else
+ * hf_cache_probe is set to the derived home's "hub".  token is taken from
+ * $HF_TOKEN unless -o token_file was given.  A default that cannot be
+ * chosen (no HOME) is left NULL and reported by mountopts_validate().
+ * Returns 0 or -ENOMEM.  Values are not checked here. */
 int mountopts_apply_env(struct mountopts *mo, char *const envp[]) MF_WUR;
 
-/* Checks and converts the raw values: sizes with units, URL, paths
- * (absolute after env; relative paths made absolute against cwd is the
- * caller's job), verify mode, ranges.  -EINVAL naming the option and its
- * accepted forms. */
+/* Checks and converts the raw values: sizes with units, URL (trailing
+ * slashes removed in place), paths (non-empty, no control bytes; relative
+ * paths made absolute against cwd is the caller's job), catalog, bench_cmd
+ * (with {model}, no unknown {placeholder}), the token's bytes, verify mode,
+ * ranges.  -EINVAL naming the option (or the environment variable it came
+ * from) and its accepted forms; also when state or cache has no value (no
+ * HOME).  Stops at the first error, in SPEC §2 order.  d may be NULL. */
 int mountopts_validate(struct mountopts *mo, struct diag *d) MF_WUR;
 
 /* .control/config: one KEY=VALUE line per option in SPEC §2 order, the
- * token shown only as "token=(set, redacted)" or "token=(unset)". */
+ * token shown only as "token=(set, redacted)" or "token=(unset)"; NULL
+ * strings as empty values, control bytes as \xNN.  Appends to out;
+ * returns 0 or out's sticky error (-ENOMEM, -EFBIG past its cap). */
 int mountopts_describe(const struct mountopts *mo, struct sbuf *out);
 
 /* Usage text of our options (before libfuse's own). */
