@@ -14,4 +14,83 @@ int fs_main(int argc, char *argv[]);
 
 /* @@FS@@ */
 
+/* ------------------------------------------------------------------------
+ * tree: the shape of the mount (SPEC §3).
+ *
+ * A tree is an index over one registry snapshot: the families, and the
+ * repo ids grouped by organisation for by-repo/.  It answers two questions,
+ * "what is at this path" (tree_resolve) and "what is in this directory"
+ * (tree_list), and knows nothing of FUSE, rendering or errno beyond
+ * -ENOENT and -ENOTDIR.  Every FUSE operation starts with tree_resolve().
+ *
+ * Later issues add kinds (model.gguf, vram@..., fits@.../) to the enum and
+ * names to the control table; the resolver is the one place paths are
+ * matched.
+ * ------------------------------------------------------------------------ */
+enum tree_kind {
+	TREE_ROOT = 1,           /* / */
+	TREE_README,             /* /README */
+	TREE_REGISTRY_JSON,      /* /registry.json */
+	TREE_MODELS_TSV,         /* /models.tsv */
+	TREE_BY_REPO,            /* /by-repo/ */
+	TREE_REPO_ORG,           /* /by-repo/ORG/ */
+	TREE_REPO_LINK,          /* /by-repo/ORG/REPO -> ../../FAMILY/VARIANT */
+	TREE_CONTROL,            /* /.control/ */
+	TREE_CONTROL_FILE,       /* /.control/NAME (node.ctl says which) */
+	TREE_FAMILY,             /* /FAMILY/ */
+	TREE_VARIANT,            /* /FAMILY/VARIANT/ */
+	TREE_VARIANT_INFO,       /* /FAMILY/VARIANT/info.json */
+	TREE_VARIANT_ARCH,       /* /FAMILY/VARIANT/architecture.json */
+	TREE_VARIANT_CONFIG,     /* /FAMILY/VARIANT/config.json (when the variant has one) */
+	TREE_QUANT,              /* /FAMILY/VARIANT/QUANT/ */
+	TREE_QUANT_INFO,         /* /FAMILY/VARIANT/QUANT/info.json */
+	TREE_QUANT_STATUS,       /* /FAMILY/VARIANT/QUANT/status */
+};
+
+struct tree;
+struct ctl_file;             /* a row of the control table (fs/ctl.c) */
+
+/* What a path names.  Every pointer is borrowed: valid while the tree and
+ * its snapshot are. */
+struct tree_node {
+	enum tree_kind kind;
+	const char *name;                    /* last path component; "" for the root */
+	const char *family;                  /* FAMILY, for kinds at or below TREE_FAMILY and links */
+	const struct model_variant *variant; /* for kinds at or below TREE_VARIANT, and TREE_REPO_LINK */
+	const struct model_quant *quant;     /* for kinds at or below TREE_QUANT */
+	const char *org;                     /* ORG, for TREE_REPO_ORG and TREE_REPO_LINK */
+	const struct ctl_file *ctl;          /* for TREE_CONTROL_FILE */
+};
+
+/* Called by tree_list() once per entry; a non-zero return stops the
+ * listing and becomes tree_list()'s return value. */
+typedef int (*tree_fill_fn)(void *arg, const char *name, const struct tree_node *child);
+
+/* Life cycle.  tree_new() indexes snap, which it borrows: snap must outlive
+ * the tree.  *out: new, free with tree_free().  -ENOMEM. */
+int tree_new(const struct registry_snapshot *snap, struct tree **out) MF_WUR;
+void tree_free(struct tree *t);              /* NULL is a no-op */
+
+/* Queries; all thread-safe on a shared tree (it is immutable). */
+const struct registry_snapshot *tree_snapshot(const struct tree *t);
+/* Resolves an absolute path as libfuse passes it ("/", "/llama/x/q4_k_m").
+ * 0 and *out filled, or -ENOENT for anything the tree does not show: empty
+ * components ("//", a trailing '/'), "." and "..", components over 255
+ * bytes, paths over 4095 bytes, and unknown names. */
+int tree_resolve(const struct tree *t, const char *path, struct tree_node *out) MF_WUR;
+/* Resolves one name inside directory dir: 0, -ENOENT, or -ENOTDIR. */
+int tree_lookup(const struct tree *t, const struct tree_node *dir, const char *name,
+		struct tree_node *out) MF_WUR;
+/* Calls fill for every entry of dir (not "." and ".."), in a stable order.
+ * 0, fill's non-zero return, or -ENOTDIR. */
+int tree_list(const struct tree *t, const struct tree_node *dir, tree_fill_fn fill, void *arg) MF_WUR;
+/* Number of subdirectories of dir (for st_nlink); 0 for non-directories. */
+size_t tree_count_subdirs(const struct tree *t, const struct tree_node *dir);
+bool tree_is_dir(enum tree_kind kind);
+/* Appends a symlink's target ("../../FAMILY/VARIANT") to out: 0, -EINVAL
+ * when n is not a link, or out->err. */
+int tree_link_target(const struct tree_node *n, struct sbuf *out) MF_WUR;
+/* The name of a control file ("unregister"), or NULL when n is not one. */
+const char *tree_ctl_name(const struct tree_node *n);
+
 #endif /* MODELFS_FS_H */

@@ -1,0 +1,164 @@
+/*
+ * fs_int.h - what the files of fs/ share: the mount's context, the views
+ * of the registry that operations hold, rendered-file blobs and their
+ * cache, and the control-file table.  Never included from another
+ * directory (STYLE §5).
+ */
+#ifndef MODELFS_FS_INT_H
+#define MODELFS_FS_INT_H
+
+#include "fs.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <fuse.h>
+
+#include "core.h"
+#include "mountopts.h"
+
+/* ------------------------------------------------------------------------
+ * blobs: the bytes of one rendered file, shared by the render cache and
+ * the open handles that serve them.  Immutable once made.
+ * ------------------------------------------------------------------------ */
+struct fs_blob {
+	int refs;                    /* atomic (__atomic builtins) */
+	char *data;                  /* len bytes, NUL-terminated */
+	size_t len;                  /* bytes */
+};
+
+/* Takes the sbuf's buffer (sb is released).  *out: new, one reference. */
+int fs_blob_take(struct sbuf *sb, struct fs_blob **out) MF_WUR;
+struct fs_blob *fs_blob_ref(struct fs_blob *b);
+void fs_blob_unref(struct fs_blob *b);       /* NULL is a no-op */
+
+/* ------------------------------------------------------------------------
+ * The render cache: renders keyed by (snapshot generation, path), so the
+ * getattr, open and read of one file render it once.  Bounded by entries
+ * and by bytes; least recently used goes first.
+ * ------------------------------------------------------------------------ */
+#define FS_RCACHE_SLOTS 128              /* entries */
+#define FS_RCACHE_MAX_BYTES (96u << 20)  /* bytes held by all entries */
+
+struct fs_rcache_slot {
+	uint64_t generation;         /* snapshot generation the render belongs to */
+	uint64_t hash;               /* FNV-1a of path, 0 for an empty slot */
+	char *path;                  /* new: the key */
+	struct fs_blob *blob;        /* one reference */
+	uint64_t used;               /* LRU clock value of the last hit */
+};
+
+struct fs_rcache {
+	pthread_mutex_t lock;
+	struct fs_rcache_slot slots[FS_RCACHE_SLOTS];   /* protected by lock */
+	size_t bytes;                                   /* protected by lock */
+	uint64_t clock;                                 /* protected by lock */
+};
+
+/* ------------------------------------------------------------------------
+ * Views: a registry snapshot, the tree that indexes it, and the time it
+ * was first seen (the mtime the mount reports).  Refcounted; every FUSE
+ * operation holds one from start to finish.
+ * ------------------------------------------------------------------------ */
+struct fs_view {
+	int refs;                           /* protected by fs_ctx.view_lock */
+	struct registry_snapshot *snap;     /* one reference, put when the view goes */
+	struct tree *tree;                  /* indexes snap */
+	struct timespec mtime;              /* mount time, or when this generation was first seen */
+	pthread_mutex_t whole_lock;         /* serializes the renders below */
+	struct fs_blob *registry_json;      /* rendered on first use; protected by whole_lock */
+	struct fs_blob *models_tsv;         /* rendered on first use; protected by whole_lock */
+};
+
+/* ------------------------------------------------------------------------
+ * An open file (fi->fh).  The context keeps a list of them: an unmount
+ * does not wait for the kernel's last RELEASE, and what is still open
+ * then is freed with the context.
+ * ------------------------------------------------------------------------ */
+struct fs_handle {
+	struct fs_handle *prev, *next;   /* in fs_ctx.handles; protected by fs_ctx.handles_lock */
+	struct fs_blob *blob;            /* what read serves; NULL for write-only files */
+	const struct ctl_file *ctl;      /* the control file, or NULL */
+};
+
+/* ------------------------------------------------------------------------
+ * The mount's context (fuse_get_context()->private_data).
+ * ------------------------------------------------------------------------ */
+struct fs_ctx {
+	struct registry *reg;               /* open for the whole mount */
+	const struct mountopts *mo;         /* borrowed from fs_main */
+	struct fuse *fuse;                  /* for invalidations; NULL outside a mount */
+	uid_t uid;                          /* of the mounting process */
+	gid_t gid;
+	struct timespec mount_time;
+
+	pthread_mutex_t hw_lock;
+	struct hw_profile hw;               /* effective profile; protected by hw_lock */
+
+	pthread_mutex_t ctl_lock;           /* serializes control-file writes */
+	struct hw_profile hw_persisted;     /* what .control/hardware writes set; protected by ctl_lock */
+
+	pthread_mutex_t view_lock;
+	struct fs_view *view;               /* the newest view; protected by view_lock */
+
+	struct fs_rcache rcache;
+
+	pthread_mutex_t handles_lock;
+	struct fs_handle *handles;          /* open files; protected by handles_lock */
+};
+
+/* Life cycle of the context: fs_ctx_init() sets up locks and the cache;
+ * the caller fills reg, mo, hw and hw_persisted.  fs_ctx_release() drops
+ * the views and the cache (it does not close reg). */
+int fs_ctx_init(struct fs_ctx *ctx) MF_WUR;
+void fs_ctx_release(struct fs_ctx *ctx);
+
+/* The current view with a new reference (release with fs_view_put).
+ * -ENOMEM, or the registry's error. */
+int fs_view_get(struct fs_ctx *ctx, struct fs_view **out) MF_WUR;
+void fs_view_put(struct fs_ctx *ctx, struct fs_view *v);
+
+/* The FUSE operations table of fs/ops.c. */
+const struct fuse_operations *fs_operations(void);
+
+/* Asks the kernel to drop what it caches for path (after a control write
+ * changed the registry).  Errors are ignored: a path the kernel never
+ * looked up has nothing cached. */
+void fs_invalidate(struct fs_ctx *ctx, const char *path);
+
+/* A copy of the effective hardware profile.  Thread-safe. */
+void fs_hw_get(struct fs_ctx *ctx, struct hw_profile *out);
+
+/* ------------------------------------------------------------------------
+ * Control files (.control/).  One row per file; later issues add rows
+ * (register, download, evict, benchmark, refresh, jobs).
+ * ------------------------------------------------------------------------ */
+struct ctl_file {
+	const char *name;                  /* in .control/ */
+	mode_t mode;                       /* 0200 write-only, 0444 read-only, 0600 both */
+	bool direct_io;                    /* content changes without a registry change */
+	/* Renders what a read shows; NULL for write-only files. */
+	int (*render)(struct fs_ctx *ctx, struct sbuf *out);
+	/* Carries out one write(): the lines of buf (a last line without a
+	 * newline counts).  0, or -errno with d saying why.  NULL for
+	 * read-only files. */
+	int (*write)(struct fs_ctx *ctx, const char *buf, size_t len, struct diag *d);
+};
+
+/* The table, in listing order. */
+const struct ctl_file *ctl_table(size_t *n_out);
+const struct ctl_file *ctl_find(const char *name);
+/* Runs ctl->write and, when it fails, leaves its one line in .control/log.
+ * Returns len or -errno. */
+ssize_t ctl_write(struct fs_ctx *ctx, const struct ctl_file *ctl, const char *buf, size_t len);
+
+/* ------------------------------------------------------------------------
+ * Subcommands (SPEC §1).  cli_inspect lives in fs/cli_inspect.c.
+ * ------------------------------------------------------------------------ */
+int cli_inspect(int argc, char **argv);
+
+#endif /* MODELFS_FS_INT_H */
