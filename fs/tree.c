@@ -127,8 +127,8 @@ static int repo_cmp(const void *pa, const void *pb)
 {
 	const struct model_variant *a = *(const struct model_variant *const *)pa;
 	const struct model_variant *b = *(const struct model_variant *const *)pb;
-	size_t alen, blen;
-	const char *arepo, *brepo;
+	size_t alen = 0, blen = 0;
+	const char *arepo = "", *brepo = "";
 	int c;
 
 	repo_split(a->repo_id, &alen, &arepo);
