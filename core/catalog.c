@@ -19,8 +19,10 @@
  *
  * An entry becomes a struct model_variant with origin "catalog".  Its
  * architecture_detail becomes architecture.json with "source": "catalog"
- * and an empty "warnings" list appended; its upstream config.json object
- * is kept as compact text; recommended_parameters, the mmproj file and the
+ * and an empty "warnings" list appended; when the entry embeds its upstream
+ * config.json, that object is read by the config.json reader instead and
+ * the catalog's values only fill what it leaves out (merge_config_arch);
+ * the config object itself is kept as compact text; recommended_parameters, the mmproj file and the
  * sources go into extra_json.  A quant of one file shows it as model.gguf;
  * a split quant keeps llama.cpp's shard suffix, model-00001-of-00003.gguf,
  * so llama.cpp opening the first shard finds the others (SPEC §3).  A
@@ -660,6 +662,48 @@ static int entry_strings(struct entry *e, json_t *obj, struct model_variant *v)
 	return rc;
 }
 
+/* An entry that embeds its upstream config.json gets architecture.json the
+ * way a registered model does: fields read from config.json by the same
+ * reader (with its sources and its warnings for library defaults), and the
+ * catalog's own values only where the config is silent. */
+static int merge_config_arch(struct entry *e, struct model_variant *v)
+{
+	struct arch from_cfg, from_cat;
+	struct diag inner;
+	struct sbuf out;
+	int rc;
+
+	arch_init(&from_cfg);
+	arch_init(&from_cat);
+	sbuf_init(&out, CAP_CONFIG_JSON_BYTES);
+	diag_init(&inner);
+	rc = arch_from_hfcfg(v->config_json, strlen(v->config_json), &from_cfg, &inner);
+	if (rc) {
+		rc = bad(e, "config", "not readable as config.json: %s", inner.msg);
+		goto out_release;
+	}
+	if (v->arch_json) {
+		rc = arch_from_json(v->arch_json, strlen(v->arch_json), ARCH_SRC_CATALOG, &from_cat, &inner);
+		if (rc) {
+			rc = bad(e, "architecture_detail", "%s", inner.msg);
+			goto out_release;
+		}
+		rc = arch_merge(&from_cfg, &from_cat);
+		if (rc)
+			goto out_release;
+	}
+	rc = arch_to_json(&from_cfg, &out);
+	if (rc)
+		goto out_release;
+	free(v->arch_json);
+	v->arch_json = sbuf_detach(&out, NULL);
+out_release:
+	sbuf_release(&out);
+	arch_release(&from_cat);
+	arch_release(&from_cfg);
+	return rc;
+}
+
 static int entry_json(struct entry *e, json_t *obj, struct model_variant *v, const char *mmproj)
 {
 	json_t *detail, *config, *rec, *sources;
@@ -680,6 +724,8 @@ static int entry_json(struct entry *e, json_t *obj, struct model_variant *v, con
 		rc = build_arch_json(e, detail, v->architecture, &v->arch_json);
 	if (!rc && config)
 		rc = dump_json(e, "config", config, &v->config_json);
+	if (!rc && config)
+		rc = merge_config_arch(e, v);
 	if (!rc)
 		rc = build_extra_json(e, rec, mmproj, sources, &v->extra_json);
 	return rc;
