@@ -10,7 +10,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config fuse3 libfuse3-dev libcurl4-openssl-dev
             libjansson-dev libsqlite3-dev libssl-dev)
 test_pkgs=(libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev jq
-           man-db groff-base)
+           man-db groff-base zsh shellcheck)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then
