@@ -494,7 +494,9 @@ int fs_main(int argc, char *argv[])
 		}
 		if (strcmp(cmd, "inspect") == 0)
 			return cli_inspect(argc - 1, argv + 1);
-		if (strcmp(cmd, "estimate") == 0 || strcmp(cmd, "jobs") == 0)
+		if (strcmp(cmd, "estimate") == 0)
+			return cli_estimate(argc - 1, argv + 1);
+		if (strcmp(cmd, "jobs") == 0)
 			return cli_unavailable(cmd);
 	}
 	return cli_mount(argc, argv);

@@ -157,8 +157,10 @@ const struct ctl_file *ctl_find(const char *name);
 ssize_t ctl_write(struct fs_ctx *ctx, const struct ctl_file *ctl, const char *buf, size_t len);
 
 /* ------------------------------------------------------------------------
- * Subcommands (SPEC §1).  cli_inspect lives in fs/cli_inspect.c.
+ * Subcommands (SPEC §1), each given argv from the subcommand's name on:
+ * cli_inspect in fs/cli_inspect.c, cli_estimate in fs/cli_estimate.c.
  * ------------------------------------------------------------------------ */
 int cli_inspect(int argc, char **argv);
+int cli_estimate(int argc, char **argv);
 
 #endif /* MODELFS_FS_INT_H */

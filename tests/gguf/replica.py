@@ -55,6 +55,13 @@ Command line:
     replica.py write SPEC.json FTYPE OUT.gguf   write a replica (FTYPE: q4_k_m, q8_0, f16, ...)
     replica.py list SPEC.json FTYPE             the tensor table: name, type, shape, bytes
     replica.py selfcheck SNAPSHOT_DIR           compare the quant mix with llama.cpp's snapshots
+    replica.py fixturecheck JSONL SPEC_DIR...   compare tensor bytes with measured weight buffers
+
+fixturecheck reads llama.cpp runs in the llamacpp-cpu.jsonl format and, for
+every spec and file type measured without weight repacking, checks that the
+replica's tensor data (first tensor to end of last, which is what llama.cpp
+maps as its CPU_Mapped buffer) matches buffers_mib.model_CPU_Mapped to
+0.01 MiB.
 """
 
 import json
@@ -653,6 +660,38 @@ def selfcheck(snapshot_dir, out=sys.stdout):
     return bad
 
 
+def data_range_bytes(spec, ftype):
+    """Bytes from the first tensor's offset to the end of the last one."""
+    _, tensors = build(spec, ftype)
+    laid = ggufgen.layout_tensors(tensors, ggufgen.DEFAULT_ALIGNMENT)
+    return max(t["offset"] + t["size_bytes"] for t in laid) - min(t["offset"] for t in laid)
+
+
+def fixturecheck(jsonl, spec_dirs, out=sys.stdout):
+    """Returns the number of mismatches between replicas and measured runs."""
+    seen, bad = set(), 0
+    with open(jsonl) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    for r in rows:
+        key = (r["spec"], r["quant"])
+        mapped = r["buffers_mib"].get("model_CPU_Mapped")
+        if r.get("repack") or mapped is None or key in seen:
+            continue
+        seen.add(key)
+        paths = [os.path.join(d, r["spec"] + ".json") for d in spec_dirs]
+        paths = [p for p in paths if os.path.exists(p)]
+        if not paths:
+            out.write("skip %s %s: no spec\n" % key)
+            continue
+        mine = data_range_bytes(load_spec(paths[0]), r["quant"].lower()) / (1024.0 * 1024.0)
+        ok = abs(mine - mapped) <= 0.01
+        bad += 0 if ok else 1
+        out.write("%s %s %s: replica %.2f MiB, llama.cpp %.2f MiB\n"
+                  % ("ok " if ok else "BAD", key[0], key[1], mine, mapped))
+    out.write("%d checked, %d mismatches\n" % (len(seen), bad))
+    return bad
+
+
 def main(argv):
     if len(argv) >= 4 and argv[0] == "write":
         info = write(load_spec(argv[1]), argv[2], argv[3])
@@ -668,6 +707,8 @@ def main(argv):
             print("%-36s %-8s %-22s %d" % (t["name"], t["type"], t["shape"], nb))
         print("total %d bytes" % total)
         return 0
+    if len(argv) >= 3 and argv[0] == "fixturecheck":
+        return 1 if fixturecheck(argv[1], argv[2:]) else 0
     if len(argv) >= 2 and argv[0] == "selfcheck":
         return 1 if selfcheck(argv[1]) else 0
     sys.stderr.write(__doc__)
