@@ -130,8 +130,9 @@ for stage in $stages; do
 	asan)
 		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 		export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+		export LSAN_OPTIONS="suppressions=$repo/tests/lsan.supp"
 		build_and_test asan "$build_root/asan" -DCMAKE_BUILD_TYPE=ASan
-		unset ASAN_OPTIONS UBSAN_OPTIONS ;;
+		unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS ;;
 	fuzz)
 		fuzz_stage ;;
 	*)

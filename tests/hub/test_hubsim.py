@@ -525,7 +525,9 @@ def test_latency_per_response_and_connection(hub):
     d1, _ = timed(request, hub.url + "/api/models/org/public", conn=c)
     d2, _ = timed(request, hub.url + "/api/models/org/public", conn=c)
     c.close()
-    assert 0.3 <= d1 < 2 and d2 < 0.25, (d1, d2)
+    # the connection latency is paid once: the second request on the same
+    # connection is much faster (loose upper bounds: CI machines are loaded)
+    assert 0.3 <= d1 < 5 and d2 < d1 - 0.2, (d1, d2)
 
 
 def test_bandwidth_cap_holds(hub):
@@ -535,9 +537,11 @@ def test_bandwidth_cap_holds(hub):
     dt, (st, _, body) = timed(request, loc)
     assert st == 200 and len(body) == PAT_SIZE
     want = PAT_SIZE / rate
-    assert abs(dt - want) <= 0.2 * want, (dt, want)
+    # the cap holds: never faster than the rate (20% slack); slower is
+    # only load, so the upper bound is loose
+    assert 0.8 * want <= dt <= 3 * want, (dt, want)
     r = curl("-o", "/dev/null", "-w", "%{speed_download}", loc)
-    assert abs(float(r.stdout) - rate) <= 0.2 * rate, r.stdout
+    assert rate / 3 <= float(r.stdout) <= 1.2 * rate, r.stdout
 
 
 def test_shared_bandwidth(hub):
@@ -557,7 +561,7 @@ def test_shared_bandwidth(hub):
     dt = time.monotonic() - t0
     want = 4000000 / rate
     assert len(res) == 2 and all(len(b) == 2000000 for b in res)
-    assert abs(dt - want) <= 0.2 * want, dt
+    assert 0.8 * want <= dt <= 3 * want, dt
 
 
 def statuses(hub, n, path="/api/models/org/public"):

@@ -64,6 +64,8 @@ def daemon_env(extra=None, home=None):
         env["HOME"] = home
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
     env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+    env.setdefault("LSAN_OPTIONS", "suppressions=" + os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lsan.supp"))
     env.update(extra or {})
     return env
 
