@@ -174,11 +174,18 @@ struct blob_store_config {
 	struct blob_fetcher fetcher;     /* taken: the store closes it; ops NULL when offline */
 	bool offline;                    /* never fetch: uncached bytes fail with -ENETDOWN */
 	bool verify_strict;              /* serve no byte of a blob before its sha256 matched */
-	unsigned connections;            /* background connections, 0 = 4 */
+	unsigned connections;            /* background connections, 0 = 8 */
 	uint64_t chunk_bytes;            /* background request size, 0 = 8 MiB */
 	uint64_t readahead_bytes;        /* largest read-ahead window of a sequential reader, 0 = 64 MiB */
 	uint64_t cache_max_bytes;        /* 0 = unlimited */
 	unsigned read_wait_ms;           /* 0 = BLOB_READ_WAIT_MS */
+	/* Called (nullable) from the store's own thread, no lock held, after
+	 * b's bytes were discarded on a sha256 mismatch: pages a kernel
+	 * cached from b are wrong and must be dropped.  Not called with
+	 * verify_strict (nothing unverified was served).  Readers of b do
+	 * not wait for the caller, so the hook may wait for them. */
+	void (*discarded)(void *arg, struct blob *b);
+	void *discarded_arg;
 };
 
 /* Creates blobs/ and partial/ under cache_dir, starts the background
@@ -208,6 +215,8 @@ struct blob_info {
 	uint64_t size_bytes;             /* 0 when not known without the network */
 	uint64_t cached_bytes;
 	bool pinned;
+	bool job;                        /* a download job wants every byte */
+	int error;                       /* why it stopped: the last failure with nothing running, or 0 */
 	char local_path[4096];           /* blobs/<key> when cached, else "" */
 };
 
@@ -260,6 +269,39 @@ ssize_t blob_read(struct blob *b, struct blob_stream *st, void *buf, size_t len,
 int blob_download(struct blob *b) MF_WUR;
 /* Waits until the blob is cached or failed: 0, or the error. */
 int blob_wait_cached(struct blob *b, unsigned timeout_ms) MF_WUR;
+
+/* Drops what the cache holds of src (both files, its ranges, its pin),
+ * cancelling a download job on it.  0 (also when nothing was cached),
+ * -EBUSY with d when a file of it is open.  Never touches the network. */
+int blob_store_evict(struct blob_store *bs, const struct blob_source *src, struct diag *d) MF_WUR;
+/* Pins (a download job) or unpins b: cache_max never evicts a pinned
+ * blob.  Persisted.  0 or a database error. */
+int blob_pin(struct blob *b, bool pinned) MF_WUR;
+
+/* ------------------------------------------------------------------------
+ * jobs: background downloads (SPEC §6 download, §4 .control/jobs),
+ * cache/jobs.c.  A job owns no thread: the blob store downloads, and a
+ * job's state, progress, rate and ETA are read from the store when
+ * rendered.  Thread-safe.
+ * ------------------------------------------------------------------------ */
+struct job_list;
+
+int job_list_new(struct blob_store *bs, struct job_list **out) MF_WUR;
+void job_list_free(struct job_list *jl);            /* NULL is a no-op */
+/* Opens (a HEAD where the sha256 is unknown), pins and starts fetching
+ * every file of target ("FAMILY/VARIANT/QUANT"), then returns; files
+ * borrowed.  Nothing is pinned when a file cannot be opened: -ENETDOWN
+ * offline, the fetcher's errors, -ENOMEM; d says which file.  *id_out
+ * (nullable): the job's id. */
+int job_download(struct job_list *jl, const char *target, const struct blob_source *files, size_t n,
+		 unsigned *id_out, struct diag *d) MF_WUR;
+/* Marks the running download jobs of target cancelled (evict). */
+void job_cancel_target(struct job_list *jl, const char *target);
+/* .control/jobs: the header line, then one line per job, oldest first:
+ * id, kind, target, state (running|done|failed|cancelled), progress
+ * (0-100, one decimal), done_bytes, total_bytes, rate_bps, eta_s,
+ * message; tab separated.  jl NULL renders the header only. */
+int job_list_render(struct job_list *jl, struct sbuf *out);
 
 /* Counters of the store since it was opened (tests, benchmarks, jobs). */
 struct blob_store_stats {

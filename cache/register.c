@@ -523,8 +523,9 @@ static int reg_job_fail(struct reg_state *s, const struct reg_job *j, struct dia
 	return diag_fail(d, j->rc, "%s", j->diag.msg[0] ? j->diag.msg : strerror(-j->rc));
 }
 
-/* Drops the quants whose files failed with a header error; fails on any
- * other error, or when nothing is left. */
+/* Drops the quants whose files failed with a header error (logged); fails
+ * on any other error, or when nothing is left, then logging nothing (SPEC
+ * §6: a failed request leaves one line, the caller's). */
 static int reg_check_jobs(struct reg_state *s, struct hub_register_stats *st, struct diag *d)
 {
 	const struct reg_job *first_bad = NULL;
@@ -533,6 +534,22 @@ static int reg_check_jobs(struct reg_state *s, struct hub_register_stats *st, st
 	for (i = 0; i < s->n_jobs; i++)
 		if (s->jobs[i].rc && !reg_is_header_error(s->jobs[i].rc))
 			return reg_job_fail(s, &s->jobs[i], d);
+	for (q = 0; q < s->plan.n_quants && !keep; q++) {
+		const struct registry_plan_quant *pq = &s->plan.quants[q];
+
+		keep = 1;
+		for (i = 0; i < pq->n_files; i++)
+			if (s->jobs[s->quant_job[q] + i].rc) {
+				if (!first_bad)
+					first_bad = &s->jobs[s->quant_job[q] + i];
+				keep = 0;
+			}
+	}
+	if (!keep)
+		return diag_fail(d, -EIO, "%s; the repo has no readable GGUF model file",
+				 first_bad ? first_bad->diag.msg : "no quant left");
+	keep = 0;
+	first_bad = NULL;
 	for (q = 0; q < s->plan.n_quants; q++) {
 		const struct registry_plan_quant *pq = &s->plan.quants[q];
 		const struct reg_job *bad = NULL;

@@ -205,7 +205,7 @@ void registry_variant_release(struct model_variant *v);
 struct registry;
 struct registry_snapshot;
 
-#define REGISTRY_SCHEMA_VERSION 1
+#define REGISTRY_SCHEMA_VERSION 2
 
 /* Opens or creates state_dir/registry.db (state_dir must exist), applies
  * migrations up to REGISTRY_SCHEMA_VERSION.  A database from a newer
@@ -230,6 +230,15 @@ int registry_schema_version(struct registry *reg);       /* >= 0, or -errno */
  * ASCII case-insensitively): the last variant written sets them for all
  * variants of that repo.  Database errors: registry_errno(). */
 int registry_put_variant(struct registry *reg, const struct model_variant *v, struct diag *d) MF_WUR;
+/* registry_put_batch() flags */
+#define REGISTRY_PUT_KEEP_FOREIGN 0x1u  /* skip a variant already registered with another origin */
+/* Validates every variant of v[0..n), then writes them, and meta_key =
+ * meta_value when meta_key is not NULL, in one transaction, and publishes
+ * one new snapshot: all or nothing (a control write of several register
+ * lines).  Errors as registry_put_variant(). */
+int registry_put_batch(struct registry *reg, const struct model_variant *v, size_t n,
+		       unsigned flags, const char *meta_key, const char *meta_value,
+		       struct diag *d) MF_WUR;
 /* Removes a variant, or one quant of it when quant is not NULL (the
  * variant stays, possibly with no quant).  -ENOENT when it is not
  * registered, -EINVAL when a name is not a name; d says which. */
@@ -300,11 +309,27 @@ int catalog_load(struct registry *reg, const char *name, const char *json, size_
  * snapshot and state, appended to out.  Return 0 or out->err.
  * ------------------------------------------------------------------------ */
 int render_registry_json(const struct registry_snapshot *s, struct sbuf *out);
-int render_models_tsv(const struct registry_snapshot *s, struct sbuf *out);
+/* hw (nullable) is the hardware profile: with its VRAM size known, a
+ * row's est_tg_tokens_per_s is the speed of the fit there (fit@). */
+int render_models_tsv(const struct registry_snapshot *s, const struct hw_profile *hw, struct sbuf *out);
 int render_variant_info(const struct model_variant *v, struct sbuf *out);
 int render_variant_arch(const struct model_variant *v, struct sbuf *out);
-int render_quant_info(const struct model_variant *v, const struct model_quant *q, struct sbuf *out);
-int render_quant_status(const struct model_variant *v, const struct model_quant *q, struct sbuf *out);
+/* What the cache holds of a quant (SPEC §4 info.json "cache", status
+ * "cache="), gathered by fs from the blob store; plain data. */
+struct render_cache {
+	const char *state;           /* "remote", "partial", "downloading", "cached" */
+	uint64_t cached_bytes;       /* of all the quant's files */
+	bool pinned;                 /* .control/download pinned it */
+	const char *local_path;      /* the cached first model file, or NULL */
+	const char *error;           /* the last failed operation's message, or NULL */
+};
+/* cache NULL renders "remote" with nothing cached.  estimate is vram@'s
+ * at ctx 8192 and, when hw (nullable) gives a VRAM size, fit@'s there;
+ * null when the estimator cannot judge the quant. */
+int render_quant_info(const struct model_variant *v, const struct model_quant *q,
+		      const struct render_cache *cache, const struct hw_profile *hw, struct sbuf *out);
+int render_quant_status(const struct model_variant *v, const struct model_quant *q,
+			const struct render_cache *cache, struct sbuf *out);
 /* 1..5 from parameter count and bits per weight (0 when either unknown). */
 int render_quality_stars(double params_b, double bits_per_weight);
 

@@ -41,6 +41,10 @@
  *   hardware    the hardware profile, a single row (id = 1)
  *   meta        key/value settings, such as the catalog versions loaded
  *
+ * Version 2 adds the blob store's tables (core/registry_blob.c): blobs,
+ * blob_ranges (byte ranges of partial blobs known to be on disk) and
+ * remote_files (what a HEAD of a Hub file said: size, LFS sha256).
+ *
  * Timestamps are Unix seconds (UTC).  SQLite integers are signed, so every
  * uint64_t quantity is refused above INT64_MAX before it is stored.
  *
@@ -174,6 +178,37 @@ static const char *const registry_migrations[] = {
 	"  ram_bandwidth_gbps REAL NOT NULL DEFAULT 0 CHECK (ram_bandwidth_gbps >= 0),"
 	"  updated INTEGER NOT NULL"
 	");",
+	/* 2: the blob store's bookkeeping (core/registry_blob.c): blobs,
+	 * the byte ranges of partial blobs that are safely on disk, and what
+	 * a HEAD of a Hub file said.  IF NOT EXISTS: a database set back to
+	 * version 1 by hand migrates again without failing. */
+	"CREATE TABLE IF NOT EXISTS blobs ("
+	"  key TEXT PRIMARY KEY NOT NULL,"
+	"  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),"
+	"  state TEXT NOT NULL CHECK (state IN ('partial', 'cached')),"
+	"  file_id INTEGER NOT NULL DEFAULT 0,"
+	"  pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),"
+	"  last_used INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS blob_ranges ("
+	"  id INTEGER PRIMARY KEY,"
+	"  blob TEXT NOT NULL REFERENCES blobs(key) ON DELETE CASCADE,"
+	"  off INTEGER NOT NULL CHECK (off >= 0),"
+	"  len INTEGER NOT NULL CHECK (len > 0)"
+	");"
+	"CREATE INDEX IF NOT EXISTS blob_ranges_by_blob ON blob_ranges(blob, off);"
+	"CREATE TABLE IF NOT EXISTS remote_files ("
+	"  repo_id TEXT NOT NULL COLLATE NOCASE,"
+	"  revision TEXT NOT NULL,"
+	"  path TEXT NOT NULL,"
+	"  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),"
+	"  sha256 TEXT CHECK (sha256 IS NULL OR length(sha256) = 64),"
+	"  commit_sha TEXT,"
+	"  checked INTEGER NOT NULL,"
+	"  PRIMARY KEY (repo_id, revision, path)"
+	") WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof(registry_migrations) / sizeof(registry_migrations[0]) == REGISTRY_SCHEMA_VERSION,

@@ -47,16 +47,7 @@ struct registry {
 	char *path;                             /* state_dir/registry.db, for messages */
 };
 
-/* registry_put_batch() flags */
-#define REGISTRY_PUT_KEEP_FOREIGN 0x1u  /* skip a variant already registered with another origin */
-
-/* Validates every variant of v[0..n), then writes them, and meta_key =
- * meta_value when meta_key is not NULL, in one transaction, and publishes
- * one new snapshot.  Caller must not hold reg->lock.  Errors as
- * registry_put_variant(). */
-int registry_put_batch(struct registry *reg, const struct model_variant *v, size_t n,
-		       unsigned flags, const char *meta_key, const char *meta_value,
-		       struct diag *d) MF_WUR;
+/* registry_put_batch() (core.h): the caller must not hold reg->lock. */
 
 /* The checks registry_put_variant() makes before writing: names, required
  * fields, ranges, JSON texts.  -EINVAL with d filled. */

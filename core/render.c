@@ -21,8 +21,15 @@
  * computed only from known inputs: size_factor is the quant's size over the
  * f16 size (2 bytes per parameter) when both are known, quality_stars comes
  * from the parameter count and bits per weight when the registry has none.
- * The VRAM estimate and the cache and benchmark state do not exist yet:
- * their slots are null, "remote" and "untested" until their issues land.
+ * The VRAM figures (estimated_vram_gb, vram_mib_8k, info.json's estimate)
+ * are core/vram.c's estimate at SPEC §4's settings, ctx 8192 with an f16
+ * cache fully offloaded, from the variant's architecture and the quant's
+ * size; a quant it cannot judge (no architecture) shows null or an empty
+ * cell.  Speeds need the hardware profile the caller passes.  One
+ * estimate costs some 40 us, mostly parsing architecture.json, so
+ * registry.json of the built-in catalog pays a few milliseconds for them.
+ * The benchmark state does not exist yet: its slots are null and
+ * "untested" until its issue lands.
  *
  * models.tsv has one row per quant, sorted by the bytes of its path
  * FAMILY/VARIANT/QUANT (which differs from the snapshot's (family,
@@ -134,6 +141,50 @@ static int render_stars(const struct model_variant *v, const struct model_quant 
 	return render_quality_stars(render_params_b(v), q->bits_per_weight);
 }
 
+/* SPEC §4's estimate of q: vram@ctx=8192 (f16 cache, full offload) in
+ * *est, and when fit is not NULL and hw gives a VRAM size, fit@ there
+ * (*fit_known).  false when the estimator cannot judge q (no
+ * architecture, no size): that is an unknown value, not an error. */
+static bool render_estimate(const struct model_variant *v, const struct model_quant *q,
+			    const struct hw_profile *hw, struct vram_estimate *est,
+			    struct vram_fit *fit, bool *fit_known)
+{
+	struct vram_params p;
+	struct vram_model m;
+	bool ok = false;
+
+	if (fit_known)
+		*fit_known = false;
+	vram_params_init(&p, VRAM_KIND_VRAM);
+	p.ctx_tokens = VRAM_DEFAULT_CTX;
+	if (vram_model_from_variant(&m, v, q, NULL) == 0) {
+		ok = vram_estimate(&m, &p, est, NULL) == 0;
+		if (ok && fit && fit_known && hw && hw->gpu_vram_mib) {
+			p.kind = VRAM_KIND_FIT;
+			*fit_known = vram_fit(&m, &p, hw, fit, NULL) == 0;
+		}
+	}
+	vram_model_release(&m);
+	return ok;
+}
+
+static uint64_t render_ceil_mib(uint64_t bytes)
+{
+	return bytes / (1024 * 1024) + (bytes % (1024 * 1024) != 0);
+}
+
+/* estimated_vram_gb: GiB rounded up to 0.01 as vram@...,unit=gib prints
+ * it, so that comparing it with a GPU's size never says yes wrongly. */
+static json_t *render_vram_gb(const struct model_variant *v, const struct model_quant *q)
+{
+	const uint64_t gib = 1024ull * 1024 * 1024;
+	struct vram_estimate e;
+
+	if (!render_estimate(v, q, NULL, &e, NULL, NULL) || e.total_bytes > (UINT64_MAX - gib) / 100)
+		return json_null();
+	return json_real((double)((e.total_bytes * 100 + gib - 1) / gib) / 100.0);
+}
+
 static int render_dump_cb(const char *buffer, size_t size, void *data)
 {
 	return sbuf_add(data, buffer, size) ? -1 : 0;
@@ -181,7 +232,7 @@ static json_t *render_quant_obj(const struct model_variant *v, const struct mode
 	bad |= json_object_set_new(o, "size_factor", render_real(factor));
 	bad |= json_object_set_new(o, "bits_per_weight", render_real(q->bits_per_weight));
 	bad |= json_object_set_new(o, "quality_stars", render_u64((uint64_t)render_stars(v, q)));
-	bad |= json_object_set_new(o, "estimated_vram_gb", json_null());
+	bad |= json_object_set_new(o, "estimated_vram_gb", render_vram_gb(v, q));
 	if (bad) {
 		json_decref(o);
 		return NULL;
@@ -307,11 +358,13 @@ static int render_row_cmp(const void *a, const void *b)
 }
 
 static int render_tsv_row(const struct model_variant *v, const struct model_quant *q,
-			  struct render_row *row)
+			  const struct hw_profile *hw, struct vram_fit *fit, struct render_row *row)
 {
+	struct vram_estimate est;
 	struct sbuf sb;
 	int stars = render_stars(v, q);
 	size_t path_len;
+	bool known, fit_known;
 
 	sbuf_init(&sb, CAP_LINE_BYTES * 4);
 	render_tsv_cell(&sb, v->family);
@@ -333,10 +386,17 @@ static int render_tsv_row(const struct model_variant *v, const struct model_quan
 	sbuf_addch(&sb, '\t');
 	if (q->size_bytes)
 		sbuf_addf(&sb, "%" PRIu64, q->size_bytes);
-	sbuf_addstr(&sb, "\t\t");
+	sbuf_addch(&sb, '\t');
+	known = render_estimate(v, q, hw, &est, fit, &fit_known);
+	if (known)
+		sbuf_addf(&sb, "%" PRIu64, render_ceil_mib(est.total_bytes));
+	sbuf_addch(&sb, '\t');
 	if (stars)
 		sbuf_addf(&sb, "%d", stars);
-	sbuf_addstr(&sb, "\t\t\t\tremote\tuntested\n");
+	sbuf_addch(&sb, '\t');
+	if (known && fit_known && fit->tg_known)
+		sbuf_addf(&sb, "%.1f", fit->est_tg_tokens_per_s);
+	sbuf_addstr(&sb, "\t\t\tremote\tuntested\n");
 	if (sb.err) {
 		int rc = sb.err;
 
@@ -348,24 +408,30 @@ static int render_tsv_row(const struct model_variant *v, const struct model_quan
 	return row->line ? 0 : -ENOMEM;
 }
 
-int render_models_tsv(const struct registry_snapshot *s, struct sbuf *out)
+int render_models_tsv(const struct registry_snapshot *s, const struct hw_profile *hw, struct sbuf *out)
 {
 	struct render_row *rows = NULL;
 	size_t n_rows = 0, n = 0, i, j;
+	struct vram_fit *fit;
 	int rc = 0;
 
 	for (i = 0; s && i < s->n_variants; i++)
 		n_rows += s->variants[i].n_quants;
+	fit = calloc(1, sizeof(*fit));
+	if (!fit)
+		return -ENOMEM;
 	if (n_rows) {
 		rows = calloc(n_rows, sizeof(*rows));
-		if (!rows)
+		if (!rows) {
+			free(fit);
 			return -ENOMEM;
+		}
 	}
 	for (i = 0; s && i < s->n_variants && !rc; i++) {
 		const struct model_variant *v = &s->variants[i];
 
 		for (j = 0; j < v->n_quants && !rc; j++) {
-			rc = render_tsv_row(v, &v->quants[j], &rows[n]);
+			rc = render_tsv_row(v, &v->quants[j], hw, fit, &rows[n]);
 			if (!rc)
 				n++;
 		}
@@ -382,6 +448,7 @@ out_free:
 	for (i = 0; i < n; i++)
 		free(rows[i].line);
 	free(rows);
+	free(fit);
 	return rc;
 }
 
@@ -423,7 +490,44 @@ static json_t *render_file_obj(const struct model_file *f)
 			 "sha256", render_str(f->sha256));
 }
 
-int render_quant_info(const struct model_variant *v, const struct model_quant *q, struct sbuf *out)
+/* info.json's "estimate": vram@ctx=8192 and, with hw's VRAM, its fit@
+ * lines as JSON; null when the estimator cannot judge q. */
+static json_t *render_estimate_obj(const struct model_variant *v, const struct model_quant *q,
+				   const struct hw_profile *hw)
+{
+	struct vram_estimate est;
+	struct vram_fit *fit;
+	json_t *o, *f = NULL;
+	bool fit_known = false;
+
+	fit = calloc(1, sizeof(*fit));
+	if (!fit)
+		return NULL;
+	if (!render_estimate(v, q, hw, &est, fit, &fit_known)) {
+		free(fit);
+		return json_null();
+	}
+	if (fit_known)
+		f = json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
+			      "gpu_vram_mib", (json_int_t)hw->gpu_vram_mib,
+			      "fits", vram_fits_name(fit->fits),
+			      "ngl", (json_int_t)fit->ngl,
+			      "layers", (json_int_t)fit->layers,
+			      "gpu_mib", (json_int_t)render_ceil_mib(fit->gpu_bytes),
+			      "cpu_mib", (json_int_t)render_ceil_mib(fit->cpu_bytes),
+			      "max_ctx", (json_int_t)fit->max_ctx,
+			      "est_tg_tokens_per_s", fit->tg_known ?
+			      json_real(round(fit->est_tg_tokens_per_s * 10.0) / 10.0) : json_null());
+	o = json_pack("{s:I, s:I, s:s, s:o}", "ctx", (json_int_t)VRAM_DEFAULT_CTX,
+		      "vram_mib", (json_int_t)render_ceil_mib(est.total_bytes),
+		      "weights_source", vram_source_name(est.source),
+		      "fit", f ? f : json_null());
+	free(fit);
+	return o;
+}
+
+int render_quant_info(const struct model_variant *v, const struct model_quant *q,
+		      const struct render_cache *cache, const struct hw_profile *hw, struct sbuf *out)
 {
 	json_t *o, *files;
 	size_t i;
@@ -450,10 +554,12 @@ int render_quant_info(const struct model_variant *v, const struct model_quant *q
 	bad |= json_object_set_new(o, "size_exact", json_boolean(q->size_exact && q->size_bytes));
 	bad |= json_object_set_new(o, "bits_per_weight", render_real(q->bits_per_weight));
 	bad |= json_object_set_new(o, "quality_stars", render_u64((uint64_t)stars));
-	bad |= json_object_set_new(o, "cache", json_pack("{s:s, s:i, s:b, s:n}", "state", "remote",
-							"cached_bytes", 0, "pinned", 0,
-							"local_path"));
-	bad |= json_object_set_new(o, "estimate", json_null());
+	bad |= json_object_set_new(o, "cache", json_pack("{s:s, s:o, s:b, s:o}",
+							"state", cache && cache->state ? cache->state : "remote",
+							"cached_bytes", render_u64(cache ? cache->cached_bytes : 0),
+							"pinned", cache && cache->pinned,
+							"local_path", render_str(cache ? cache->local_path : NULL)));
+	bad |= json_object_set_new(o, "estimate", render_estimate_obj(v, q, hw));
 	bad |= json_object_set_new(o, "benchmark", json_null());
 	bad |= json_object_set_new(o, "status", json_string("untested"));
 	if (bad) {
@@ -467,12 +573,31 @@ out_free:
 	return rc;
 }
 
-int render_quant_status(const struct model_variant *v, const struct model_quant *q, struct sbuf *out)
+int render_quant_status(const struct model_variant *v, const struct model_quant *q,
+			const struct render_cache *cache, struct sbuf *out)
 {
+	uint64_t cached = cache ? cache->cached_bytes : 0;
+	double progress = 0;
+	const char *p;
+
 	if (!v || !q)
 		return -EINVAL;
-	sbuf_addstr(out, "cache=remote\ncached_bytes=0\nsize_bytes=");
+	if (q->size_bytes)
+		progress = cached >= q->size_bytes ? 100.0 : 100.0 * (double)cached / (double)q->size_bytes;
+	if (cache && cache->state && strcmp(cache->state, "cached") == 0)
+		progress = 100.0;
+	else if (progress > 99.9)
+		progress = 99.9;
+	sbuf_addf(out, "cache=%s\ncached_bytes=%" PRIu64 "\nsize_bytes=",
+		  cache && cache->state ? cache->state : "remote", cached);
 	if (q->size_bytes)
 		sbuf_addf(out, "%" PRIu64, q->size_bytes);
-	return sbuf_addstr(out, "\nprogress=0.0\nbenchmark=untested\n");
+	sbuf_addf(out, "\nprogress=%.1f\nbenchmark=untested\n", progress);
+	if (cache && cache->error && *cache->error) {
+		sbuf_addstr(out, "error=");
+		for (p = cache->error; *p; p++)
+			sbuf_addch(out, *p == '\n' || *p == '\r' ? ' ' : *p);
+		sbuf_addch(out, '\n');
+	}
+	return out->err;
 }

@@ -384,10 +384,17 @@ static int cli_serve(struct fuse_args *args, struct mountopts *mo, const struct 
 	if (cli_open_registry(mo, &ctx.reg, false))
 		goto out_unmount;
 	cli_hw_init(&ctx);
+	/* without a cache, model files fail with EIO while the rest of the
+	 * tree still works */
+	if (cli_cache_open(&ctx) != 0)
+		log_msg(LOG_WARN, "model files are unavailable in this mount");
+	if (cli_hub_open(&ctx) != 0)
+		log_msg(LOG_WARN, "only local paths can be registered in this mount");
 	ctx.fuse = f;
 	if (fuse_set_signal_handlers(fuse_get_session(f)) != 0)
 		goto out_unmount;
 	log_msg(LOG_INFO, "mounted on '%s' (state '%s')", opts->mountpoint, mo->state_dir);
+	cli_bdi_readahead_start(opts->mountpoint);
 	rc = cli_loop(f, opts);
 	fuse_remove_signal_handlers(fuse_get_session(f));
 	/* libfuse 3.14 returns the number of the signal that ended the loop
@@ -404,6 +411,8 @@ out_destroy:
 	fuse_destroy(f);
 out_ctx:
 	fs_ctx_release(&ctx);
+	cli_cache_close(&ctx);
+	cli_hub_close(&ctx);
 	registry_close(ctx.reg);
 	return status;
 }

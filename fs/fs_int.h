@@ -18,6 +18,7 @@
 
 #include <fuse.h>
 
+#include "cache.h"
 #include "core.h"
 #include "mountopts.h"
 
@@ -59,6 +60,11 @@ struct fs_rcache {
 	uint64_t clock;                                 /* protected by lock */
 };
 
+/* Files that depend on the hardware profile (fit@, recommend@, models.tsv)
+ * are cached under their path plus "//" and this text of the profile
+ * (fs_hw_key), so a write to .control/hardware shows at the next open. */
+#define FS_HW_KEY_BYTES 96
+
 /* ------------------------------------------------------------------------
  * Views: a registry snapshot, the tree that indexes it, and the time it
  * was first seen (the mtime the mount reports).  Refcounted; every FUSE
@@ -72,6 +78,7 @@ struct fs_view {
 	pthread_mutex_t whole_lock;         /* serializes the renders below */
 	struct fs_blob *registry_json;      /* rendered on first use; protected by whole_lock */
 	struct fs_blob *models_tsv;         /* rendered on first use; protected by whole_lock */
+	char models_tsv_hw[FS_HW_KEY_BYTES]; /* fs_hw_key() of the profile it used; protected by whole_lock */
 };
 
 /* ------------------------------------------------------------------------
@@ -82,7 +89,11 @@ struct fs_view {
 struct fs_handle {
 	struct fs_handle *prev, *next;   /* in fs_ctx.handles; protected by fs_ctx.handles_lock */
 	struct fs_blob *blob;            /* what read serves; NULL for write-only files */
+	struct blob *model;              /* a model file's cached bytes (cache/blob.c), or NULL */
+	char *path;                      /* new: the model file's path, to invalidate it */
+	struct blob_stream stream;       /* this open file's read-ahead state, for model */
 	const struct ctl_file *ctl;      /* the control file, or NULL */
+	struct ctl_pending *pending;     /* new: control text held until flush (ctl.c), or NULL */
 };
 
 /* ------------------------------------------------------------------------
@@ -90,6 +101,8 @@ struct fs_handle {
  * ------------------------------------------------------------------------ */
 struct fs_ctx {
 	struct registry *reg;               /* open for the whole mount */
+	struct blob_store *blobs;           /* model files' bytes; NULL when the cache could not open */
+	struct job_list *jobs;              /* download jobs (cache/jobs.c); NULL with blobs */
 	const struct mountopts *mo;         /* borrowed from fs_main */
 	struct fuse *fuse;                  /* for invalidations; NULL outside a mount */
 	uid_t uid;                          /* of the mounting process */
@@ -99,6 +112,10 @@ struct fs_ctx {
 	pthread_mutex_t hw_lock;
 	struct hw_profile hw;               /* effective profile; protected by hw_lock */
 
+	struct hub *hub;                    /* the Hub client for register and refresh; NULL
+					       when it could not be made (fs/cli_hub.c) */
+	pthread_mutex_t register_lock;      /* serializes registrations, network included;
+					       taken before ctl_lock, never after */
 	pthread_mutex_t ctl_lock;           /* serializes control-file writes */
 	struct hw_profile hw_persisted;     /* what .control/hardware writes set; protected by ctl_lock */
 
@@ -134,8 +151,8 @@ void fs_invalidate(struct fs_ctx *ctx, const char *path);
 void fs_hw_get(struct fs_ctx *ctx, struct hw_profile *out);
 
 /* ------------------------------------------------------------------------
- * Control files (.control/).  One row per file; later issues add rows
- * (register, download, evict, benchmark, refresh, jobs).
+ * Control files (.control/).  One row per file; the benchmark issue adds
+ * one.
  * ------------------------------------------------------------------------ */
 struct ctl_file {
 	const char *name;                  /* in .control/ */
@@ -147,7 +164,15 @@ struct ctl_file {
 	 * newline counts).  0, or -errno with d saying why.  NULL for
 	 * read-only files. */
 	int (*write)(struct fs_ctx *ctx, const char *buf, size_t len, struct diag *d);
+	/* write takes ctx->ctl_lock itself, for its registry change only
+	 * (it talks to the hub first); otherwise ctl_write holds it. */
+	bool locks_itself;
+	/* Text that may be a piece of a larger one (a pasted model page that
+	 * arrives in several write() calls) is held until flush; see ctl.c. */
+	bool holds_pages;
 };
+
+struct ctl_pending;                    /* control text held by an open file (ctl.c) */
 
 /* The table, in listing order. */
 const struct ctl_file *ctl_table(size_t *n_out);
@@ -155,6 +180,17 @@ const struct ctl_file *ctl_find(const char *name);
 /* Runs ctl->write and, when it fails, leaves its one line in .control/log.
  * Returns len or -errno. */
 ssize_t ctl_write(struct fs_ctx *ctx, const struct ctl_file *ctl, const char *buf, size_t len);
+/* A write() on an open control file h: for a file that holds_pages, text
+ * that may continue in the next write() is kept in h->pending (and every
+ * later write of h is added to it); everything else goes to ctl_write at
+ * once.  Returns len or -errno (and logs, as ctl_write).  Writes of one
+ * handle are serialized by the kernel (one write() at a time). */
+ssize_t ctl_handle_write(struct fs_ctx *ctx, struct fs_handle *h, const char *buf, size_t len);
+/* flush (each close() of the file): carries out what h holds, as one
+ * write, and forgets it.  0 or the write's -errno. */
+int ctl_handle_flush(struct fs_ctx *ctx, struct fs_handle *h);
+/* Frees what h holds without carrying it out (release, unmount). */
+void ctl_pending_free(struct ctl_pending *p);   /* NULL is a no-op */
 
 /* ------------------------------------------------------------------------
  * Subcommands (SPEC §1), each given argv from the subcommand's name on:
@@ -162,5 +198,30 @@ ssize_t ctl_write(struct fs_ctx *ctx, const struct ctl_file *ctl, const char *bu
  * ------------------------------------------------------------------------ */
 int cli_inspect(int argc, char **argv);
 int cli_estimate(int argc, char **argv);
+
+/* The model-file cache of the mount (fs/cli_cache.c).  cli_cache_open()
+ * opens ctx->blobs from ctx->mo (after the fork, with ctx->reg open);
+ * -errno, logged.  cli_cache_close() closes it after every handle is
+ * gone.  cli_bdi_readahead_start() starts a detached thread that raises
+ * the kernel read-ahead of the mount once the loop has answered INIT
+ * (root only; failures are logged at debug level). */
+int cli_cache_open(struct fs_ctx *ctx) MF_WUR;
+/* The blob store's discarded() hook (fs/ops.c): drops the kernel's pages
+ * of every open file of the blob.  arg is the fs_ctx. */
+void fs_model_discarded(void *arg, struct blob *b);
+/* The cache's control files (fs/ctl_cache.c): .control/download, evict
+ * (ctl_file write hooks) and jobs (render hook). */
+int ctl_download_write(struct fs_ctx *ctx, const char *buf, size_t len, struct diag *d);
+int ctl_evict_write(struct fs_ctx *ctx, const char *buf, size_t len, struct diag *d);
+int ctl_jobs_render(struct fs_ctx *ctx, struct sbuf *out);
+void cli_cache_close(struct fs_ctx *ctx);
+void cli_bdi_readahead_start(const char *mountpoint);
+
+/* The mount's Hub client (fs/cli_hub.c).  cli_hub_open() makes ctx->hub
+ * from ctx->mo (endpoint=, the token of HF_TOKEN or token_file=, offline)
+ * after the fork; -errno, logged (register then handles local paths
+ * only).  cli_hub_close() frees it once no control write runs. */
+int cli_hub_open(struct fs_ctx *ctx) MF_WUR;
+void cli_hub_close(struct fs_ctx *ctx);
 
 #endif /* MODELFS_FS_INT_H */

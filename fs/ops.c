@@ -26,7 +26,22 @@
  * old renders at once.  Files whose content changes without a registry
  * change (.control/log, config, hardware, QUANT/status) are never cached:
  * getattr renders them afresh, and they are opened with direct_io so that
- * the kernel's page cache never serves a stale copy.
+ * the kernel's page cache never serves a stale copy.  Files that depend
+ * on the hardware profile (fit@, recommend@, models.tsv) are cached under
+ * their path plus the profile's text, so a write to .control/hardware is
+ * seen at the next open.
+ *
+ * Parameterized names (SPEC §5).  vram@... and fit@... in a QUANT
+ * directory, recommend@... and fits@.../ at the root are parsed by the
+ * tree at lookup; a bad one fails with EINVAL and leaves the parser's
+ * message in .control/log.  What depends on the hardware profile is
+ * decided here with core's estimator: whether a recommend@ or fits@ name
+ * without vram= has a VRAM size, which quants a fits@ directory lists and
+ * whether a link in it exists, and the example names listings add (fit@
+ * in a QUANT directory, recommend@ and fits@ at the root, when the
+ * profile knows the GPU's VRAM).  A vram@ read of a catalog model costs
+ * one estimate (some 40 us) at its first lookup and a render-cache hit
+ * after that.
  *
  * Timeouts.  The kernel caches entries and attributes for one second, so
  * `ls -lR` needs one round trip per entry, not three.  A control write
@@ -44,7 +59,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -68,6 +85,10 @@ static const char fs_readme[] =
 	"  FAMILY/VARIANT/config.json         the upstream config.json, when known\n"
 	"  FAMILY/VARIANT/QUANT/info.json     one quantization: files, size, estimate\n"
 	"  FAMILY/VARIANT/QUANT/status        cache and benchmark state (KEY=VALUE)\n"
+	"  FAMILY/VARIANT/QUANT/vram@ctx=8192 VRAM to run it, MiB (also kv= fa= ngl= par= format=json ...)\n"
+	"  FAMILY/VARIANT/QUANT/fit@vram=24G  whether it fits a GPU: fits= ngl= max_ctx= (KEY=VALUE)\n"
+	"  recommend@vram=24G,ctx=8192        the quants to run on such a GPU, best first (TSV)\n"
+	"  fits@vram=24G,ctx=8192/            symlinks to every quant that fits fully\n"
 	"  registry.json                      every model, one JSON document\n"
 	"  models.tsv                         one row per FAMILY/VARIANT/QUANT\n"
 	"  by-repo/ORG/REPO                   symlinks to FAMILY/VARIANT\n"
@@ -76,6 +97,8 @@ static const char fs_readme[] =
 	"Examples:\n"
 	"  column -t -s \"$(printf '\\t')\" models.tsv\n"
 	"  jq . llama/llama-3.1-8b-instruct/info.json\n"
+	"  [ \"$(cat llama/llama-3.1-8b-instruct/q4_k_m/vram@ctx=32k)\" -le 24576 ] && echo fits\n"
+	"  echo bartowski/Qwen2.5-7B-Instruct-GGUF >.control/register\n"
 	"  echo llama/llama-3.1-8b-instruct >.control/unregister\n"
 	"  echo gpu_vram_mib=24G >.control/hardware\n"
 	"  tail .control/log\n"
@@ -242,6 +265,7 @@ int fs_ctx_init(struct fs_ctx *ctx)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	pthread_mutex_init(&ctx->hw_lock, NULL);
+	pthread_mutex_init(&ctx->register_lock, NULL);
 	pthread_mutex_init(&ctx->ctl_lock, NULL);
 	pthread_mutex_init(&ctx->view_lock, NULL);
 	pthread_mutex_init(&ctx->rcache.lock, NULL);
@@ -265,6 +289,9 @@ static void fs_view_free(struct fs_ctx *ctx, struct fs_view *v)
 static void fs_handle_free(struct fs_handle *h)
 {
 	fs_blob_unref(h->blob);
+	blob_close(h->model);
+	free(h->path);
+	ctl_pending_free(h->pending);
 	free(h);
 }
 
@@ -287,6 +314,7 @@ void fs_ctx_release(struct fs_ctx *ctx)
 	pthread_mutex_destroy(&ctx->rcache.lock);
 	pthread_mutex_destroy(&ctx->view_lock);
 	pthread_mutex_destroy(&ctx->ctl_lock);
+	pthread_mutex_destroy(&ctx->register_lock);
 	pthread_mutex_destroy(&ctx->hw_lock);
 }
 
@@ -385,7 +413,7 @@ void fs_hw_get(struct fs_ctx *ctx, struct hw_profile *out)
  * ------------------------------------------------------------------------ */
 static bool node_is_volatile(const struct tree_node *n)
 {
-	if (n->kind == TREE_QUANT_STATUS)
+	if (n->kind == TREE_QUANT_STATUS || n->kind == TREE_QUANT_INFO)
 		return true;
 	return n->kind == TREE_CONTROL_FILE && n->ctl->direct_io;
 }
@@ -394,7 +422,7 @@ static mode_t node_mode(const struct tree_node *n)
 {
 	if (tree_is_dir(n->kind))
 		return S_IFDIR | 0555;
-	if (n->kind == TREE_REPO_LINK)
+	if (n->kind == TREE_REPO_LINK || n->kind == TREE_FITS_LINK)
 		return S_IFLNK | 0777;
 	if (n->kind == TREE_CONTROL_FILE)
 		return S_IFREG | n->ctl->mode;
@@ -424,16 +452,87 @@ static int render_config_json(const char *text, struct sbuf *out)
 	return sbuf_addch(out, '\n');
 }
 
-static int node_render(struct fs_ctx *ctx, const struct fs_view *view, const struct tree_node *n,
-		       struct sbuf *out)
+/* The Hub file behind a model file node. */
+static void model_source(const struct tree_node *n, struct blob_source *src)
 {
+	memset(src, 0, sizeof(*src));
+	src->repo_id = n->variant->repo_id;
+	src->revision = n->variant->revision;
+	src->path = n->file->upstream;
+	src->size_bytes = n->file->size_bytes;
+	src->sha256 = n->file->sha256;
+}
+
+/* What the cache holds of the quant of n, for info.json and status: the
+ * sum over its files, "cached" only when every file is.  Never touches
+ * the network. */
+static void quant_cache(struct fs_ctx *ctx, const struct tree_node *n, struct render_cache *cache,
+			char *local_path, size_t size)
+{
+	bool all = n->quant->n_files > 0, downloading = false;
+	struct blob_source src;
+	struct blob_info info;
+	struct tree_node fn;
+	size_t i;
+
+	memset(cache, 0, sizeof(*cache));
+	cache->state = "remote";
+	local_path[0] = '\0';
+	if (!ctx->blobs)
+		return;
+	for (i = 0; i < n->quant->n_files; i++) {
+		fn = *n;
+		fn.file = &n->quant->files[i];
+		model_source(&fn, &src);
+		if (blob_store_query(ctx->blobs, &src, &info) != 0) {
+			all = false;
+			continue;
+		}
+		cache->cached_bytes += info.cached_bytes;
+		cache->pinned |= info.pinned;
+		all &= info.state == BLOB_CACHED;
+		downloading |= info.state == BLOB_DOWNLOADING;
+		if (i == 0 && info.state == BLOB_CACHED) {
+			snprintf(local_path, size, "%s", info.local_path);
+			cache->local_path = local_path;
+		}
+	}
+	if (all)
+		cache->state = "cached";
+	else if (downloading)
+		cache->state = "downloading";
+	else if (cache->cached_bytes)
+		cache->state = "partial";
+}
+
+/* The text of the hardware profile a rendering depends on (FS_HW_KEY_BYTES). */
+static void fs_hw_key(const struct hw_profile *hw, char *buf, size_t size)
+{
+	snprintf(buf, size, "%" PRIu64 "/%.17g/%" PRIu64 "/%.17g", hw->gpu_vram_mib, hw->gpu_bandwidth_gbps,
+		 hw->ram_mib, hw->ram_bandwidth_gbps);
+}
+
+static bool node_uses_hw(const struct tree_node *n)
+{
+	return n->kind == TREE_RECOMMEND || n->kind == TREE_MODELS_TSV ||
+	       (n->kind == TREE_QUANT_PARAM && n->params.kind == VRAM_KIND_FIT);
+}
+
+/* Renders n for the hardware profile hw; d says why a parameterized file
+ * cannot be rendered for this model (SPEC §5: EINVAL and a log line). */
+static int node_render(struct fs_ctx *ctx, const struct fs_view *view, const struct tree_node *n,
+		       const struct hw_profile *hw, struct sbuf *out, struct diag *d)
+{
+	char local_path[4096];
+	struct render_cache cache;
+
 	switch (n->kind) {
 	case TREE_README:
 		return sbuf_addstr(out, fs_readme);
 	case TREE_REGISTRY_JSON:
 		return render_registry_json(view->snap, out);
 	case TREE_MODELS_TSV:
-		return render_models_tsv(view->snap, out);
+		return render_models_tsv(view->snap, hw, out);
 	case TREE_VARIANT_INFO:
 		return render_variant_info(n->variant, out);
 	case TREE_VARIANT_ARCH:
@@ -441,29 +540,40 @@ static int node_render(struct fs_ctx *ctx, const struct fs_view *view, const str
 	case TREE_VARIANT_CONFIG:
 		return render_config_json(n->variant->config_json, out);
 	case TREE_QUANT_INFO:
-		return render_quant_info(n->variant, n->quant, out);
+		quant_cache(ctx, n, &cache, local_path, sizeof(local_path));
+		return render_quant_info(n->variant, n->quant, &cache, hw, out);
 	case TREE_QUANT_STATUS:
-		return render_quant_status(n->variant, n->quant, out);
+		quant_cache(ctx, n, &cache, local_path, sizeof(local_path));
+		return render_quant_status(n->variant, n->quant, &cache, out);
 	case TREE_CONTROL_FILE:
 		return n->ctl->render ? n->ctl->render(ctx, out) : 0;
+	case TREE_QUANT_PARAM:
+		return vram_render_quant(n->variant, n->quant, &n->params, hw, out, d);
+	case TREE_RECOMMEND:
+		return vram_render_recommend(view->snap, &n->params, hw, out, d);
 	default:
 		return -EISDIR;
 	}
 }
 
 static int node_render_blob(struct fs_ctx *ctx, const struct fs_view *view, const char *path,
-			    const struct tree_node *n, struct fs_blob **out)
+			    const struct tree_node *n, const struct hw_profile *hw, struct fs_blob **out)
 {
 	struct sbuf sb;
+	struct diag d;
 	int rc;
 
 	sbuf_init(&sb, CAP_RENDER_BYTES);
-	rc = node_render(ctx, view, n, &sb);
+	diag_init(&d);
+	rc = node_render(ctx, view, n, hw, &sb, &d);
 	if (rc == 0)
 		rc = sb.err;
 	if (rc) {
 		sbuf_release(&sb);
-		log_msg(LOG_ERROR, "cannot render '%s': %s", path, strerror(-rc));
+		if (d.msg[0])
+			log_msg(LOG_ERROR, "%s: %s", path, d.msg);
+		else
+			log_msg(LOG_ERROR, "cannot render '%s': %s", path, strerror(-rc));
 		return rc;
 	}
 	return fs_blob_take(&sb, out);
@@ -473,14 +583,22 @@ static int node_render_blob(struct fs_ctx *ctx, const struct fs_view *view, cons
  * while the others wait, and kept with the view rather than in the LRU
  * cache, which `ls -lR` would flush. */
 static int node_whole_blob(struct fs_ctx *ctx, struct fs_view *view, const char *path,
-			   const struct tree_node *n, struct fs_blob **out)
+			   const struct tree_node *n, const struct hw_profile *hw, const char *hw_key,
+			   struct fs_blob **out)
 {
 	struct fs_blob **slot = n->kind == TREE_REGISTRY_JSON ? &view->registry_json : &view->models_tsv;
 	int rc = 0;
 
 	pthread_mutex_lock(&view->whole_lock);
-	if (!*slot)
-		rc = node_render_blob(ctx, view, path, n, slot);
+	if (*slot && n->kind == TREE_MODELS_TSV && strcmp(view->models_tsv_hw, hw_key) != 0) {
+		fs_blob_unref(*slot);
+		*slot = NULL;
+	}
+	if (!*slot) {
+		rc = node_render_blob(ctx, view, path, n, hw, slot);
+		if (rc == 0 && n->kind == TREE_MODELS_TSV)
+			snprintf(view->models_tsv_hw, sizeof(view->models_tsv_hw), "%s", hw_key);
+	}
 	if (rc == 0)
 		*out = fs_blob_ref(*slot);
 	pthread_mutex_unlock(&view->whole_lock);
@@ -493,27 +611,224 @@ static int node_blob(struct fs_ctx *ctx, struct fs_view *view, const char *path,
 		     const struct tree_node *n, struct fs_blob **out)
 {
 	bool cacheable = !node_is_volatile(n);
+	char hw_key[FS_HW_KEY_BYTES], key[PATH_MAX + FS_HW_KEY_BYTES + 2];
+	const char *k = path;
+	struct hw_profile hw;
 	int rc;
 
 	*out = NULL;
+	fs_hw_get(ctx, &hw);
+	fs_hw_key(&hw, hw_key, sizeof(hw_key));
 	if (n->kind == TREE_REGISTRY_JSON || n->kind == TREE_MODELS_TSV)
-		return node_whole_blob(ctx, view, path, n, out);
+		return node_whole_blob(ctx, view, path, n, &hw, hw_key, out);
+	if (node_uses_hw(n)) {
+		snprintf(key, sizeof(key), "%s//%s", path, hw_key);
+		k = key;
+	}
 	if (cacheable) {
-		*out = rcache_get(&ctx->rcache, view->snap->generation, path);
+		*out = rcache_get(&ctx->rcache, view->snap->generation, k);
 		if (*out)
 			return 0;
 	}
-	rc = node_render_blob(ctx, view, path, n, out);
+	rc = node_render_blob(ctx, view, path, n, &hw, out);
 	if (rc)
 		return rc;
 	if (cacheable)
-		rcache_put(&ctx->rcache, view->snap->generation, path, *out);
+		rcache_put(&ctx->rcache, view->snap->generation, k, *out);
 	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Model files (QUANT/model.gguf, shards, mmproj.gguf): bytes from the blob
+ * store (cache/blob.c), fetched on read.
+ *
+ * Their content never changes under one path and revision, so they are
+ * opened with keep_cache: the kernel's page cache survives close and
+ * reopen, warm reads and mmap faults never reach the daemon (8.1 vs 2.0
+ * GB/s in the lazy-download notes), and an open costs no 80-130 ms
+ * invalidation of a big file's pages.  The one exception is a blob whose
+ * sha256 failed in this mount: pages cached from it may be wrong, so its
+ * opens drop them (blob_is_stable).  Never direct_io: llama.cpp maps GGUF
+ * files MAP_SHARED, which direct_io refuses on libfuse 3.14.  Their mtime
+ * is the mount time, not the registry generation's, because a changed
+ * mtime makes the kernel drop the page cache of the file.  The size comes
+ * from the registry, else from one HEAD (remembered in the registry);
+ * when neither can say (offline, hub unreachable) stat shows 0 rather
+ * than failing, so ls and find still work, and open fails with ENETDOWN.
+ * ------------------------------------------------------------------------ */
+static int model_stat(struct fs_ctx *ctx, const char *path, const struct tree_node *n, struct stat *st)
+{
+	struct blob_source src;
+	uint64_t size = n->file->size_bytes;
+	struct diag d;
+	int rc;
+
+	st->st_atim = ctx->mount_time;
+	st->st_mtim = ctx->mount_time;
+	st->st_ctim = ctx->mount_time;
+	if (!size) {
+		if (!ctx->blobs)
+			return -EIO;
+		model_source(n, &src);
+		diag_init(&d);
+		rc = blob_store_size(ctx->blobs, &src, &size, &d);
+		if (rc == -ENETDOWN) {
+			/* offline or unreachable: the size is not knowable now;
+			 * stat still works (ls, find) and shows 0, and open
+			 * fails with ENETDOWN */
+			log_msg(LOG_DEBUG, "size of '%s' unknown: %s", path, d.msg[0] ? d.msg : strerror(-rc));
+			size = 0;
+		} else if (rc) {
+			log_msg(LOG_WARN, "cannot tell the size of '%s': %s", path, d.msg[0] ? d.msg : strerror(-rc));
+			return rc;
+		}
+	}
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	return 0;
+}
+
+static int model_open(struct fs_ctx *ctx, const char *path, const struct tree_node *n, struct fs_handle *h,
+		      struct fuse_file_info *fi)
+{
+	struct blob_source src;
+	struct diag d;
+	int rc;
+
+	if (!ctx->blobs) {
+		log_msg(LOG_ERROR, "cannot open '%s': the cache is not available (see the log at mount)", path);
+		return -EIO;
+	}
+	model_source(n, &src);
+	diag_init(&d);
+	h->path = strdup(path);
+	if (!h->path)
+		return -ENOMEM;
+	rc = blob_open(ctx->blobs, &src, &h->model, &d);
+	if (rc) {
+		log_msg(LOG_ERROR, "cannot open '%s': %s", path, d.msg[0] ? d.msg : strerror(-rc));
+		free(h->path);
+		h->path = NULL;
+		return rc;
+	}
+	blob_stream_init(h->model, &h->stream);
+	fi->keep_cache = blob_is_stable(h->model);
+	fi->direct_io = 0;
+	return 0;
+}
+
+/* The blob store's discarded() hook: the pages the kernel keeps of every
+ * open file of b came from bytes that failed their sha256.  Runs on the
+ * store's thread, never a FUSE worker, and the readers of b return (with
+ * EIO) without waiting for that thread, so the invalidation cannot wait
+ * on itself (the deadlock hf-mount documents). */
+void fs_model_discarded(void *arg, struct blob *b)
+{
+	struct fs_ctx *ctx = arg;
+	char **paths = NULL, **grown;
+	size_t n = 0, alloc = 0, i;
+	struct fs_handle *h;
+
+	pthread_mutex_lock(&ctx->handles_lock);
+	for (h = ctx->handles; h; h = h->next) {
+		if (h->model != b || !h->path)
+			continue;
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 4;
+			grown = realloc(paths, alloc * sizeof(*paths));
+			if (!grown)
+				break;
+			paths = grown;
+		}
+		paths[n] = strdup(h->path);
+		if (paths[n])
+			n++;
+	}
+	pthread_mutex_unlock(&ctx->handles_lock);
+	for (i = 0; i < n; i++) {
+		fs_invalidate(ctx, paths[i]);
+		free(paths[i]);
+	}
+	free(paths);
+}
+
+/* ------------------------------------------------------------------------
+ * Parameterized names (SPEC §5): what the tree cannot judge alone, since
+ * it depends on the hardware profile.
+ * ------------------------------------------------------------------------ */
+
+/* The profile's VRAM as a SIZE for an example name ("24G", or MiB
+ * "24564"): false when the profile does not know it. */
+static bool fs_vram_size_name(const struct hw_profile *hw, char *buf, size_t size)
+{
+	if (!hw->gpu_vram_mib)
+		return false;
+	if (hw->gpu_vram_mib % 1024 == 0)
+		snprintf(buf, size, "%" PRIu64 "G", hw->gpu_vram_mib / 1024);
+	else
+		snprintf(buf, size, "%" PRIu64, hw->gpu_vram_mib);
+	return true;
+}
+
+static int fs_fits_found(void *arg, const struct model_variant *v, const struct model_quant *q)
+{
+	*(bool *)arg = true;
+	return 0;
+}
+
+/* recommend@ and fits@ need a VRAM size, from vram= or the profile; a
+ * fits@ link exists only while its quant fits.  Both are the estimator's
+ * answers: vram_fits_each() over no quant checks the size alone, over a
+ * one-quant copy of the snapshot judges that quant exactly as the listing
+ * does. */
+static int fs_fits_check(const struct tree_node *n, const struct hw_profile *hw, struct diag *d)
+{
+	struct registry_snapshot one;
+	struct model_variant v;
+	struct model_quant q;
+	bool fits = false;
+	int rc;
+
+	memset(&one, 0, sizeof(one));
+	if (n->kind == TREE_FITS_LINK) {
+		v = *n->variant;
+		q = *n->quant;
+		v.quants = &q;
+		v.n_quants = 1;
+		one.variants = &v;
+		one.n_variants = 1;
+	}
+	rc = vram_fits_each(&one, &n->params, hw, fs_fits_found, &fits, d);
+	if (rc == 0 && n->kind == TREE_FITS_LINK && !fits)
+		rc = -ENOENT;
+	return rc;
+}
+
+/* tree_resolve_diag() and the checks above.  A refused parameterized name
+ * leaves its one line in .control/log (SPEC §5); repeats fold there. */
+static int fs_resolve(struct fs_ctx *ctx, struct fs_view *view, const char *path, struct tree_node *n)
+{
+	struct hw_profile hw;
+	struct diag d;
+	int rc;
+
+	diag_init(&d);
+	rc = tree_resolve_diag(view->tree, path, n, &d);
+	if (rc == 0 && (n->kind == TREE_RECOMMEND || n->kind == TREE_FITS || n->kind == TREE_FITS_LINK)) {
+		fs_hw_get(ctx, &hw);
+		rc = fs_fits_check(n, &hw, &d);
+	}
+	if (rc && rc != -ENOENT && d.msg[0])
+		log_msg(LOG_ERROR, "%s: %s", path, d.msg);
+	return rc;
 }
 
 static int node_stat(struct fs_ctx *ctx, struct fs_view *view, const char *path,
 		     const struct tree_node *n, struct stat *st)
 {
+	struct hw_profile hw;
+	char size_name[32];
+
 	struct fs_blob *blob;
 	struct sbuf target;
 	int rc;
@@ -529,15 +844,21 @@ static int node_stat(struct fs_ctx *ctx, struct fs_view *view, const char *path,
 	st->st_ctim = view->mtime;
 	if (tree_is_dir(n->kind)) {
 		st->st_nlink = 2 + tree_count_subdirs(view->tree, n);
+		if (n->kind == TREE_ROOT) {
+			fs_hw_get(ctx, &hw);
+			st->st_nlink += fs_vram_size_name(&hw, size_name, sizeof(size_name));
+		}
 		return 0;
 	}
-	if (n->kind == TREE_REPO_LINK) {
+	if (n->kind == TREE_REPO_LINK || n->kind == TREE_FITS_LINK) {
 		sbuf_init(&target, PATH_MAX);
 		rc = tree_link_target(n, &target);
 		st->st_size = (off_t)target.len;
 		sbuf_release(&target);
 		return rc;
 	}
+	if (n->kind == TREE_QUANT_FILE)
+		return model_stat(ctx, path, n, st);
 	if (!node_is_readable(n))
 		return 0;
 	rc = node_blob(ctx, view, path, n, &blob);
@@ -579,7 +900,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	rc = fs_view_get(ctx, &view);
 	if (rc)
 		return rc;
-	rc = tree_resolve(view->tree, path, &n);
+	rc = fs_resolve(ctx, view, path, &n);
 	if (rc == 0)
 		rc = node_stat(ctx, view, path, &n, st);
 	fs_view_put(ctx, view);
@@ -599,7 +920,7 @@ static int fs_readlink(const char *path, char *buf, size_t size)
 	rc = fs_view_get(ctx, &view);
 	if (rc)
 		return rc;
-	rc = tree_resolve(view->tree, path, &n);
+	rc = fs_resolve(ctx, view, path, &n);
 	if (rc == 0) {
 		sbuf_init(&target, PATH_MAX);
 		rc = tree_link_target(&n, &target);
@@ -629,7 +950,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	rc = fs_view_get(ctx, &view);
 	if (rc)
 		return rc;
-	rc = tree_resolve(view->tree, path, &n);
+	rc = fs_resolve(ctx, view, path, &n);
 	if (rc)
 		goto out_put;
 	if (tree_is_dir(n.kind)) {
@@ -651,15 +972,21 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		goto out_put;
 	}
 	h->ctl = n.kind == TREE_CONTROL_FILE ? n.ctl : NULL;
-	if (want_read) {
+	fi->direct_io = node_is_volatile(&n);
+	fi->keep_cache = 0;
+	if (n.kind == TREE_QUANT_FILE) {
+		rc = model_open(ctx, path, &n, h, fi);
+		if (rc) {
+			free(h);
+			goto out_put;
+		}
+	} else if (want_read) {
 		rc = node_blob(ctx, view, path, &n, &h->blob);
 		if (rc) {
 			free(h);
 			goto out_put;
 		}
 	}
-	fi->direct_io = node_is_volatile(&n);
-	fi->keep_cache = 0;
 	fi->fh = (uint64_t)(uintptr_t)h;
 	pthread_mutex_lock(&ctx->handles_lock);
 	h->next = ctx->handles;
@@ -676,8 +1003,19 @@ out_put:
 static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+	ssize_t got;
 	size_t n;
 
+	if (h && h->model) {
+		if (off < 0)
+			return -EINVAL;
+		if (size > INT_MAX)
+			size = INT_MAX;
+		got = blob_read(h->model, &h->stream, buf, size, (uint64_t)off);
+		if (got < 0 && got != -ENETDOWN)
+			log_msg(LOG_ERROR, "cannot read '%s' at %lld: %s", path, (long long)off, strerror((int)-got));
+		return (int)got;
+	}
 	if (!h || !h->blob)
 		return -EBADF;
 	if (off < 0)
@@ -700,8 +1038,19 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off, s
 		return -EBADF;
 	if (size > INT_MAX)
 		size = INT_MAX;
-	rc = ctl_write(fs_ctx_get(), h->ctl, buf, size);
+	rc = ctl_handle_write(fs_ctx_get(), h, buf, size);
 	return (int)rc;
+}
+
+/* Each close() of a file: a control file carries out the text it held
+ * (ctl.c), so close() returns that request's errno. */
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
+
+	if (!h || !h->ctl)
+		return 0;
+	return ctl_handle_flush(fs_ctx_get(), h);
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
@@ -734,7 +1083,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	rc = fs_view_get(ctx, &view);
 	if (rc)
 		return rc;
-	rc = tree_resolve(view->tree, path, &n);
+	rc = fs_resolve(ctx, view, path, &n);
 	if (rc == 0 && !(n.kind == TREE_CONTROL_FILE && n.ctl->write))
 		rc = -EACCES;
 	fs_view_put(ctx, view);
@@ -752,7 +1101,7 @@ static int fs_access(const char *path, int mask)
 	rc = fs_view_get(ctx, &view);
 	if (rc)
 		return rc;
-	rc = tree_resolve(view->tree, path, &n);
+	rc = fs_resolve(ctx, view, path, &n);
 	if (rc == 0) {
 		mode = node_mode(&n);
 		if (((mask & R_OK) && !(mode & 0444)) || ((mask & W_OK) && !(mode & 0222)) ||
@@ -798,6 +1147,64 @@ static int fs_fill_one(void *arg, const char *name, const struct tree_node *chil
 	return f->filler(f->buf, name, &st, index + 1, 0) ? FS_FILL_FULL : 0;
 }
 
+struct fs_fits_fill {
+	struct fs_fill *f;
+	const struct tree_node *dir;   /* the fits@ directory */
+};
+
+static int fs_fits_fill_one(void *arg, const struct model_variant *v, const struct model_quant *q)
+{
+	struct fs_fits_fill *ff = arg;
+	char name[256];
+	struct tree_node c;
+
+	if (tree_fits_name(v, q, name, sizeof(name)) != 0 ||
+	    tree_lookup(ff->f->view->tree, ff->dir, name, &c) != 0 || c.quant != q)
+		return 0;
+	return fs_fill_one(ff->f, name, &c);
+}
+
+/* The entries tree_list() leaves to fs because they depend on the
+ * hardware profile: with a known VRAM size, the root's recommend@ and
+ * fits@ examples and a QUANT directory's fit@ example; and the links of a
+ * fits@ directory.  0, FS_FILL_FULL, or -errno. */
+static int fs_list_more(struct fs_fill *f, const struct tree_node *dir)
+{
+	char size_name[32], name[96];
+	struct fs_fits_fill ff;
+	struct hw_profile hw;
+	struct tree_node c;
+	struct diag d;
+	int rc;
+
+	fs_hw_get(f->ctx, &hw);
+	if (dir->kind == TREE_FITS) {
+		ff.f = f;
+		ff.dir = dir;
+		diag_init(&d);
+		return vram_fits_each(f->view->snap, &dir->params, &hw, fs_fits_fill_one, &ff, &d);
+	}
+	if (!fs_vram_size_name(&hw, size_name, sizeof(size_name)))
+		return 0;
+	if (dir->kind == TREE_ROOT) {
+		snprintf(name, sizeof(name), "recommend@vram=%s,ctx=%d", size_name, VRAM_DEFAULT_CTX);
+		rc = tree_lookup(f->view->tree, dir, name, &c);
+		if (rc == 0)
+			rc = fs_fill_one(f, name, &c);
+		if (rc)
+			return rc;
+		snprintf(name, sizeof(name), "fits@vram=%s,ctx=%d", size_name, VRAM_DEFAULT_CTX);
+		rc = tree_lookup(f->view->tree, dir, name, &c);
+		return rc ? rc : fs_fill_one(f, name, &c);
+	}
+	if (dir->kind == TREE_QUANT && tree_has_estimate(dir)) {
+		snprintf(name, sizeof(name), "fit@vram=%s", size_name);
+		rc = tree_lookup(f->view->tree, dir, name, &c);
+		return rc ? rc : fs_fill_one(f, name, &c);
+	}
+	return 0;
+}
+
 static int fs_fill_dot(struct fs_fill *f, const char *name)
 {
 	off_t index = f->index++;
@@ -831,7 +1238,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	rc = fs_view_get(ctx, &view);
 	if (rc)
 		goto out_free;
-	rc = tree_resolve(view->tree, path, &n);
+	rc = fs_resolve(ctx, view, path, &n);
 	if (rc)
 		goto out_put;
 	if (!tree_is_dir(n.kind)) {
@@ -858,6 +1265,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		rc = fs_fill_dot(f, "..");
 	if (rc == 0)
 		rc = tree_list(view->tree, &n, fs_fill_one, f);
+	if (rc == 0)
+		rc = fs_list_more(f, &n);
 	if (rc == FS_FILL_FULL)
 		rc = 0;
 
@@ -940,6 +1349,7 @@ static const struct fuse_operations fs_ops = {
 	.open = fs_open,
 	.read = fs_read,
 	.write = fs_write,
+	.flush = fs_flush,
 	.release = fs_release,
 	.truncate = fs_truncate,
 	.statfs = fs_statfs,

@@ -8,6 +8,17 @@
  *   /.control/NAME                          (the table in ctl.c)
  *   /FAMILY/VARIANT/{info.json,architecture.json,config.json}
  *   /FAMILY/VARIANT/QUANT/{info.json,status}
+ *   /FAMILY/VARIANT/QUANT/{vram@...,fit@...}  (SPEC §5)
+ *   /recommend@...  /fits@.../FAMILY--VARIANT--QUANT -> ../FAMILY/VARIANT/QUANT
+ *
+ * Parameterized names are parsed here, by core's vram_parse_params(), so
+ * that a bad one fails at lookup with EINVAL and the parser's message
+ * (the node carries the parsed parameters); a name whose KIND does not
+ * belong in the directory is simply absent.  Which quants fit, and the
+ * names that depend on the hardware profile, are fs's business (ops.c):
+ * the tree is a function of the snapshot alone.  A fits@ link name joins
+ * three names with "--", which names may hold themselves, so its lookup
+ * tries every split; each try is three binary searches.
  *
  * A struct tree is a small index built once per snapshot generation and
  * then shared, read-only, by every FUSE thread.  The snapshot already
@@ -36,6 +47,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +292,7 @@ bool tree_is_dir(enum tree_kind kind)
 	case TREE_FAMILY:
 	case TREE_VARIANT:
 	case TREE_QUANT:
+	case TREE_FITS:
 		return true;
 	default:
 		return false;
@@ -351,8 +364,10 @@ static void node_set(struct tree_node *n, enum tree_kind kind, const char *name)
 	const struct model_variant *v = n->variant;
 	const struct model_quant *q = n->quant;
 	const char *org = n->org;
+	struct vram_params params = n->params;
 
 	memset(n, 0, sizeof(*n));
+	n->params = params;
 	n->kind = kind;
 	n->name = name;
 	n->family = family;
@@ -414,8 +429,97 @@ static int lookup_variant_child(const struct tree_node *dir, const char *name, s
 	return 0;
 }
 
+/* The file of q shown as name (model.gguf, a shard, mmproj.gguf): the
+ * first with that name, or NULL.  The registry keeps names unique per
+ * quant; the check keeps a listing and a lookup in agreement anyway. */
+static const struct model_file *quant_file_find(const struct model_quant *q, const char *name)
+{
+	size_t i;
+
+	for (i = 0; q && i < q->n_files; i++)
+		if (q->files[i].name && strcmp(q->files[i].name, name) == 0)
+			return &q->files[i];
+	return NULL;
+}
+
+/* A parameterized name "KIND@..." whose KIND is in allowed (bits 1 <<
+ * enum vram_kind): out->params parsed, and the node kind that shows it.
+ * -ENOENT for another KIND, -EINVAL with d for bad parameters. */
+static int lookup_param(const char *name, unsigned allowed, struct tree_node *out, struct diag *d)
+{
+	static const enum vram_kind kinds[] = {
+		VRAM_KIND_VRAM, VRAM_KIND_FIT, VRAM_KIND_RECOMMEND, VRAM_KIND_FITS,
+	};
+	static const enum tree_kind shown_as[] = {
+		TREE_QUANT_PARAM, TREE_QUANT_PARAM, TREE_RECOMMEND, TREE_FITS,
+	};
+	const char *at = strchr(name, '@');
+	size_t klen, i;
+	int rc;
+
+	if (!at)
+		return -ENOENT;
+	klen = (size_t)(at - name);
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const char *kn = vram_kind_name(kinds[i]);
+
+		if (!(allowed & (1u << kinds[i])) || strlen(kn) != klen || memcmp(kn, name, klen) != 0)
+			continue;
+		rc = vram_parse_params(kinds[i], at + 1, &out->params, d);
+		if (rc)
+			return rc;
+		node_set(out, shown_as[i], name);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int tree_lookup_diag(const struct tree *t, const struct tree_node *dir, const char *name,
+			    struct tree_node *out, struct diag *d);
+
+/* A fits@ link, FAMILY--VARIANT--QUANT, found as the tree finds the three
+ * names (so its target resolves): every split at "--" is tried, the
+ * shortest family and variant first. */
+static int lookup_fits_link(const struct tree *t, const struct tree_node *dir, const char *name,
+			    struct tree_node *out)
+{
+	char family[TREE_NAME_MAX + 1], variant[TREE_NAME_MAX + 1];
+	struct tree_node fn, vn, qn;
+	const char *s1, *s2;
+	size_t flen, vlen;
+
+	for (s1 = strstr(name, "--"); s1; s1 = strstr(s1 + 1, "--")) {
+		flen = (size_t)(s1 - name);
+		memcpy(family, name, flen);
+		family[flen] = '\0';
+		if (lookup_root(t, family, &fn) != 0 || fn.kind != TREE_FAMILY)
+			continue;
+		for (s2 = strstr(s1 + 2, "--"); s2; s2 = strstr(s2 + 1, "--")) {
+			vlen = (size_t)(s2 - (s1 + 2));
+			memcpy(variant, s1 + 2, vlen);
+			variant[vlen] = '\0';
+			if (tree_lookup_diag(t, &fn, variant, &vn, NULL) != 0 || vn.kind != TREE_VARIANT)
+				continue;
+			if (tree_lookup_diag(t, &vn, s2 + 2, &qn, NULL) != 0 || qn.kind != TREE_QUANT)
+				continue;
+			*out = qn;
+			out->params = dir->params;
+			node_set(out, TREE_FITS_LINK, name);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 int tree_lookup(const struct tree *t, const struct tree_node *dir, const char *name, struct tree_node *out)
 {
+	return tree_lookup_diag(t, dir, name, out, NULL);
+}
+
+static int tree_lookup_diag(const struct tree *t, const struct tree_node *dir, const char *name,
+			    struct tree_node *out, struct diag *d)
+{
+	const struct model_file *file;
 	const struct tree_family *f;
 	const struct tree_org *o;
 	const struct model_variant *v;
@@ -427,7 +531,13 @@ int tree_lookup(const struct tree *t, const struct tree_node *dir, const char *n
 		return -ENOENT;
 	switch (dir->kind) {
 	case TREE_ROOT:
+		if (strchr(name, '@')) {
+			memset(out, 0, sizeof(*out));
+			return lookup_param(name, 1u << VRAM_KIND_RECOMMEND | 1u << VRAM_KIND_FITS, out, d);
+		}
 		return lookup_root(t, name, out);
+	case TREE_FITS:
+		return lookup_fits_link(t, dir, name, out);
 	case TREE_BY_REPO:
 		o = org_find(t, name);
 		if (!o)
@@ -475,6 +585,11 @@ int tree_lookup(const struct tree *t, const struct tree_node *dir, const char *n
 			node_set(out, TREE_QUANT_INFO, "info.json");
 		else if (strcmp(name, "status") == 0)
 			node_set(out, TREE_QUANT_STATUS, "status");
+		else if ((file = quant_file_find(dir->quant, name)) != NULL) {
+			node_set(out, TREE_QUANT_FILE, file->name);
+			out->file = file;
+		} else if (strchr(name, '@'))
+			return lookup_param(name, 1u << VRAM_KIND_VRAM | 1u << VRAM_KIND_FIT, out, d);
 		else
 			return -ENOENT;
 		return 0;
@@ -484,6 +599,11 @@ int tree_lookup(const struct tree *t, const struct tree_node *dir, const char *n
 }
 
 int tree_resolve(const struct tree *t, const char *path, struct tree_node *out)
+{
+	return tree_resolve_diag(t, path, out, NULL);
+}
+
+int tree_resolve_diag(const struct tree *t, const char *path, struct tree_node *out, struct diag *d)
 {
 	char comp[TREE_NAME_MAX + 1];
 	struct tree_node cur, next;
@@ -511,9 +631,11 @@ int tree_resolve(const struct tree *t, const char *path, struct tree_node *out)
 			return -ENOENT;
 		memcpy(comp, p, len);
 		comp[len] = '\0';
-		rc = tree_lookup(t, &cur, comp, &next);
+		rc = tree_lookup_diag(t, &cur, comp, &next, d);
 		if (rc)
-			return -ENOENT;
+			return rc == -EINVAL ? -EINVAL : -ENOENT;
+		if (next.name == comp)
+			next.name = end ? "" : p;
 		cur = next;
 		if (!end)
 			break;
@@ -575,6 +697,51 @@ static int list_variant(const struct tree_node *dir, tree_fill_fn fill, void *ar
 		n.quant = q;
 		node_set(&n, TREE_QUANT, q->name);
 		rc = fill(arg, n.name, &n);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* vram_model_from_variant's needs. */
+bool tree_has_estimate(const struct tree_node *dir)
+{
+	const struct model_quant *q = dir->quant;
+	uint64_t model = 0;
+	bool all_sized;
+	size_t i;
+
+	if (!q || !dir->variant || !dir->variant->arch_json)
+		return false;
+	all_sized = q->n_files > 0;
+	for (i = 0; i < q->n_files; i++) {
+		if (q->files[i].role == FILE_ROLE_MMPROJ)
+			continue;
+		model += q->files[i].size_bytes;
+		all_sized &= q->files[i].size_bytes != 0;
+	}
+	return (all_sized && model) || q->size_bytes;
+}
+
+/* SPEC §3's example names of a QUANT directory. */
+static int list_quant_examples(const struct tree *t, const struct tree_node *dir, tree_fill_fn fill,
+			       void *arg)
+{
+	static const char *const examples[] = {
+		"vram@ctx=4096", "vram@ctx=8192", "vram@ctx=32768", "vram@ctx=max",
+	};
+	struct tree_node n;
+	size_t i;
+	int rc;
+
+	if (!tree_has_estimate(dir))
+		return 0;
+	for (i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
+		if (strcmp(examples[i], "vram@ctx=max") == 0 && !dir->variant->context_window)
+			continue;
+		rc = tree_lookup(t, dir, examples[i], &n);
+		if (rc == 0)
+			rc = fill(arg, n.name, &n);
 		if (rc)
 			return rc;
 	}
@@ -654,6 +821,20 @@ int tree_list(const struct tree *t, const struct tree_node *dir, tree_fill_fn fi
 			if (rc)
 				return rc;
 		}
+		for (i = 0; dir->quant && i < dir->quant->n_files; i++) {
+			const struct model_file *file = &dir->quant->files[i];
+
+			if (quant_file_find(dir->quant, file->name) != file)
+				continue;
+			n = *dir;
+			node_set(&n, TREE_QUANT_FILE, file->name);
+			n.file = file;
+			rc = fill(arg, n.name, &n);
+			if (rc)
+				return rc;
+		}
+		return list_quant_examples(t, dir, fill, arg);
+	case TREE_FITS:
 		return 0;
 	default:
 		return -ENOTDIR;
@@ -696,12 +877,29 @@ size_t tree_count_subdirs(const struct tree *t, const struct tree_node *dir)
 
 int tree_link_target(const struct tree_node *n, struct sbuf *out)
 {
+	if (n->kind == TREE_FITS_LINK && n->variant && n->quant) {
+		sbuf_addstr(out, "../");
+		sbuf_addstr(out, n->variant->family);
+		sbuf_addch(out, '/');
+		sbuf_addstr(out, n->variant->variant);
+		sbuf_addch(out, '/');
+		return sbuf_addstr(out, n->quant->name);
+	}
 	if (n->kind != TREE_REPO_LINK || !n->variant)
 		return -EINVAL;
 	sbuf_addstr(out, "../../");
 	sbuf_addstr(out, n->variant->family);
 	sbuf_addch(out, '/');
 	return sbuf_addstr(out, n->variant->variant);
+}
+
+int tree_fits_name(const struct model_variant *v, const struct model_quant *q, char *buf, size_t size)
+{
+	int len = snprintf(buf, size, "%s--%s--%s", v->family, v->variant, q->name);
+
+	if (len < 0 || (size_t)len >= size || len > TREE_NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
 }
 
 const char *tree_ctl_name(const struct tree_node *n)

@@ -243,7 +243,7 @@ static void test_deterministic_and_capped(void **state)
 	assert_int_equal(render_variant_info(&v, &a), -EFBIG);
 	sbuf_release(&a);
 	sbuf_init(&a, 10);
-	assert_int_equal(render_quant_status(&v, &v.quants[0], &a), -EFBIG);
+	assert_int_equal(render_quant_status(&v, &v.quants[0], NULL, &a), -EFBIG);
 	sbuf_release(&a);
 }
 
@@ -325,7 +325,7 @@ static void test_models_tsv(void **state)
 
 	fill_snapshot(&s, vs);
 	sbuf_init(&sb, CAP_RENDER_BYTES);
-	assert_int_equal(render_models_tsv(&s, &sb), 0);
+	assert_int_equal(render_models_tsv(&s, NULL, &sb), 0);
 	assert_int_equal(sb.buf[sb.len - 1], '\n');
 	for (p = sb.buf; *p && n_lines < N_ELEMS(lines); ) {
 		char *nl = strchr(p, '\n');
@@ -372,7 +372,7 @@ static void test_models_tsv(void **state)
 
 	sbuf_init(&sb, CAP_RENDER_BYTES);
 	s.n_variants = 0;
-	assert_int_equal(render_models_tsv(&s, &sb), 0);
+	assert_int_equal(render_models_tsv(&s, NULL, &sb), 0);
 	assert_int_equal(strchr(sb.buf, '\n') - sb.buf + 1, (long)sb.len);
 	sbuf_release(&sb);
 }
@@ -428,7 +428,7 @@ static void test_quant_info(void **state)
 
 	fill_variant(&v);
 	sbuf_init(&sb, CAP_RENDER_BYTES);
-	assert_int_equal(render_quant_info(&v, &v.quants[0], &sb), 0);
+	assert_int_equal(render_quant_info(&v, &v.quants[0], NULL, NULL, &sb), 0);
 	assert_int_equal(sb.buf[sb.len - 1], '\n');
 	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
 	assert_non_null(j);
@@ -456,7 +456,7 @@ static void test_quant_info(void **state)
 	json_decref(j);
 
 	sbuf_reset(&sb);
-	assert_int_equal(render_quant_info(&v, &v.quants[1], &sb), 0);
+	assert_int_equal(render_quant_info(&v, &v.quants[1], NULL, NULL, &sb), 0);
 	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
 	assert_non_null(j);
 	assert_int_equal(json_array_size(json_object_get(j, "files")), 2);
@@ -470,6 +470,120 @@ static void test_quant_info(void **state)
 	sbuf_release(&sb);
 }
 
+/* The VRAM figures (issue 4): with an architecture they are core's
+ * estimate at ctx 8192 (f16 cache, full offload) and, with a hardware
+ * profile, the fit there; without one they stay unknown. */
+static const char llama8b_arch[] =
+	"{\"architecture\":\"llama\",\"num_layers\":32,\"hidden_size\":4096,"
+	"\"intermediate_size\":14336,\"num_attention_heads\":32,\"num_kv_heads\":8,"
+	"\"head_dim\":128,\"vocab_size\":128256,\"context_length\":131072}";
+
+static uint64_t want_total_bytes(const struct model_variant *v, const struct model_quant *q)
+{
+	struct vram_params p;
+	struct vram_estimate e;
+
+	vram_params_init(&p, VRAM_KIND_VRAM);
+	p.ctx_tokens = 8192;
+	assert_int_equal(vram_estimate_quant(v, q, &p, &e, NULL), 0);
+	assert_int_equal(e.kv_bytes, 1024ull << 20);   /* 128 KiB per token at f16 */
+	return e.total_bytes;
+}
+
+static void test_estimates(void **state)
+{
+	const uint64_t mib = 1 << 20, gib = 1 << 30;
+	struct hw_profile hw;
+	struct model_variant v;
+	struct registry_snapshot s;
+	struct sbuf sb;
+	char *cells[16], *line, *next;
+	uint64_t total;
+	json_t *j, *e, *f, *q;
+
+	fill_variant(&v);
+	v.arch_json = (char *)llama8b_arch;
+	total = want_total_bytes(&v, &v.quants[0]);
+	assert_true(total > 4920739232ull && total < 8 * gib);
+
+	j = render_json(render_variant_info, &v);
+	q = json_array_get(json_object_get(j, "quantizations"), 0);
+	assert_true(json_real_value(json_object_get(q, "estimated_vram_gb")) ==
+		    (double)((total * 100 + gib - 1) / gib) / 100.0);
+	q = json_array_get(json_object_get(j, "quantizations"), 1);
+	assert_true(json_is_null(json_object_get(q, "estimated_vram_gb")));
+	json_decref(j);
+
+	memset(&hw, 0, sizeof(hw));
+	hw.gpu_vram_mib = 24576;
+	hw.gpu_bandwidth_gbps = 1000;
+	memset(&s, 0, sizeof(s));
+	s.variants = &v;
+	s.n_variants = 1;
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_models_tsv(&s, NULL, &sb), 0);
+	line = strchr(sb.buf, '\n') + 1;
+	*strchr(line, '\n') = '\0';
+	assert_int_equal(split_tabs(line, cells, 16), 14);
+	assert_int_equal(strtoull(cells[7], NULL, 10), (total + mib - 1) / mib);
+	assert_string_equal(cells[9], "");
+	sbuf_reset(&sb);
+	assert_int_equal(render_models_tsv(&s, &hw, &sb), 0);
+	line = strchr(sb.buf, '\n') + 1;
+	next = strchr(line, '\n') + 1;
+	next[-1] = '\0';
+	assert_int_equal(split_tabs(line, cells, 16), 14);
+	assert_true(strtod(cells[9], NULL) > 10);
+	line = next;
+	*strchr(line, '\n') = '\0';
+	assert_int_equal(split_tabs(line, cells, 16), 14);
+	assert_string_equal(cells[3], "q8_0");
+	assert_string_equal(cells[7], "");
+	assert_string_equal(cells[9], "");
+
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_info(&v, &v.quants[0], NULL, NULL, &sb), 0);
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(j);
+	e = json_object_get(j, "estimate");
+	assert_int_equal(json_integer_value(json_object_get(e, "ctx")), 8192);
+	assert_int_equal(json_integer_value(json_object_get(e, "vram_mib")), (total + mib - 1) / mib);
+	assert_string_equal(json_string_value(json_object_get(e, "weights_source")), "file-size");
+	assert_true(json_is_null(json_object_get(e, "fit")));
+	json_decref(j);
+
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_info(&v, &v.quants[0], NULL, &hw, &sb), 0);
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(j);
+	f = json_object_get(json_object_get(j, "estimate"), "fit");
+	assert_string_equal(json_string_value(json_object_get(f, "fits")), "full");
+	assert_int_equal(json_integer_value(json_object_get(f, "gpu_vram_mib")), 24576);
+	assert_int_equal(json_integer_value(json_object_get(f, "ngl")), 33);
+	assert_int_equal(json_integer_value(json_object_get(f, "layers")), 33);
+	assert_int_equal(json_integer_value(json_object_get(f, "gpu_mib")), (total + mib - 1) / mib);
+	assert_true(json_integer_value(json_object_get(f, "max_ctx")) > 8192);
+	assert_true(json_real_value(json_object_get(f, "est_tg_tokens_per_s")) > 10);
+	json_decref(j);
+
+	hw.gpu_vram_mib = 2048;
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_info(&v, &v.quants[0], NULL, &hw, &sb), 0);
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
+	f = json_object_get(json_object_get(j, "estimate"), "fit");
+	assert_string_equal(json_string_value(json_object_get(f, "fits")), "partial");
+	assert_true(json_integer_value(json_object_get(f, "ngl")) < 33);
+	assert_int_equal(json_integer_value(json_object_get(f, "max_ctx")), 0);
+	json_decref(j);
+
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_info(&v, &v.quants[1], NULL, &hw, &sb), 0);
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
+	assert_true(json_is_null(json_object_get(j, "estimate")));
+	json_decref(j);
+	sbuf_release(&sb);
+}
+
 static void test_quant_status(void **state)
 {
 	struct model_variant v;
@@ -477,11 +591,11 @@ static void test_quant_status(void **state)
 
 	fill_variant(&v);
 	sbuf_init(&sb, CAP_RENDER_BYTES);
-	assert_int_equal(render_quant_status(&v, &v.quants[0], &sb), 0);
+	assert_int_equal(render_quant_status(&v, &v.quants[0], NULL, &sb), 0);
 	assert_string_equal(sb.buf, "cache=remote\ncached_bytes=0\nsize_bytes=4920739232\nprogress=0.0\n"
 				    "benchmark=untested\n");
 	sbuf_reset(&sb);
-	assert_int_equal(render_quant_status(&v, &v.quants[1], &sb), 0);
+	assert_int_equal(render_quant_status(&v, &v.quants[1], NULL, &sb), 0);
 	assert_string_equal(sb.buf, "cache=remote\ncached_bytes=0\nsize_bytes=\nprogress=0.0\n"
 				    "benchmark=untested\n");
 	sbuf_release(&sb);
@@ -530,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_models_tsv),
 		cmocka_unit_test(test_arch),
 		cmocka_unit_test(test_quant_info),
+		cmocka_unit_test(test_estimates),
 		cmocka_unit_test(test_quant_status),
 		cmocka_unit_test(test_quality_stars),
 	};

@@ -134,7 +134,7 @@ static void test_hostile(void **state)
 		"/llama/llama-3.2-1b/f16/..", "/README/x", "/registry.json/", "/models.tsv/x",
 		"/llama/llama-3.2-1b/info.json/x", "/llama/llama-3.2-1b/f16/status/x",
 		"/llama/llama-3.2-1b/f16/info.json/x", "/by-repo/bartowski/Llama-3.2-1B-GGUF/x",
-		"/.control/log/x", "/.control/", "/.control/nope", "/.control/register",
+		"/.control/log/x", "/.control/", "/.control/nope", "/.control/registe",
 		"/LLAMA", "/Llama/llama-3.2-1b", "/llama/LLAMA-3.2-1B", "/llama/llama-3.2-1b/F16",
 		"/llama/llama-3.2-1b/config.json", "/llama/llama-3.2-1b/q4_k_m",
 		"/llama/llama-3.1-8b-instruct/info.json/status", "/llama/llama-3.1-8b-instruct/config.json",
@@ -143,8 +143,15 @@ static void test_hostile(void **state)
 		"/by-repo/a", "/by-repo/a/b", "/by-repo/a/b/c", "/by-repo/..", "/by-repo/../x",
 		"/by-repo/gpt2", "/by-repo/shadow/repo/x", "/by-repo/samE",
 		"/by-repo/same/repo/..",
-		"/local/my-model/q4_0/model.gguf", "/llama/llama-3.2-1b/f16/vram@ctx=8192",
-		"/recommend@vram=24G", "/fits@vram=24G", "/nofamily", "/nofamily/x/y/z",
+		"/local/my-model/q4_0/model.gguf", "/llama/llama-3.2-1b/f16/foo@ctx=8192",
+		"/llama/llama-3.2-1b/f16/recommend@vram=24G", "/llama/llama-3.2-1b/f16/fits@vram=24G",
+		"/llama/llama-3.2-1b/f16/@ctx=1", "/llama/llama-3.2-1b/f16/VRAM@ctx=8192",
+		"/vram@ctx=8192", "/fit@vram=24G", "/llama/vram@ctx=8192", "/llama/llama-3.2-1b/vram@ctx=8192",
+		"/fits@vram=24G/llama--llama-3.2-1b--q9", "/fits@vram=24G/nolink", "/fits@vram=24G/--",
+		"/fits@vram=24G/llama--llama-3.2-1b--f16/x", "/fits@vram=24G/llama--llama-3.2-1b",
+		"/fits@vram=24G/llama--llama-3.1-8b-instruct--info.json", "/fits@vram=24G/by-repo--shadowed--q4_0",
+		"/fits@vram=24G/fits@vram=24G", "/recommend@vram=24G/x",
+		"/nofamily", "/nofamily/x/y/z",
 		"/llama/llama-3.2-1b\n", "/llama\t", "/ llama", "/llama ", "/%s%n%x", "/\xff\xfe",
 		"/llama/llama-3.2-1b/f16/info.json/../status",
 		"/llama/llama-3.2-1b/f16/status/a/b/c/d/e/f",
@@ -243,7 +250,8 @@ static void test_listings(void **state)
 	CHECK_LISTING(t, "/by-repo", "bartowski", "same", "unsloth");
 	CHECK_LISTING(t, "/by-repo/bartowski", "Llama-3.2-1B-GGUF", "Meta-Llama-3.1-8B-Instruct-GGUF");
 	CHECK_LISTING(t, "/by-repo/same", "repo");
-	CHECK_LISTING(t, "/.control", "unregister", "log", "hardware", "config");
+	CHECK_LISTING(t, "/.control", "register", "unregister", "download", "evict", "refresh", "jobs", "log",
+		      "hardware", "config");
 	CHECK_LISTING(t, "/llama", "llama-3.1-8b-instruct", "llama-3.2-1b");
 	CHECK_LISTING(t, "/gemma/gemma-3-4b-it", "info.json", "architecture.json", "config.json",
 		      "q4_k_m", "q8_0");
@@ -369,6 +377,152 @@ static void test_empty(void **state)
 	tree_free(NULL);
 }
 
+/* SPEC §5's names: parsed at lookup, kinds by directory, EINVAL with the
+ * parser's message for bad parameters, and fits@ links. */
+static void test_parameterized(void **state)
+{
+	static const struct {
+		const char *path;
+		const char *words;       /* in the diag */
+	} einval[] = {
+		{ "/llama/llama-3.2-1b/f16/vram@ctx=abc", "bad value 'abc' for ctx" },
+		{ "/llama/llama-3.2-1b/f16/vram@", "needs ctx=" },
+		{ "/llama/llama-3.2-1b/f16/vram@kv=f16", "needs ctx=" },
+		{ "/llama/llama-3.2-1b/f16/vram@ctx=1,ctx=2", "given twice" },
+		{ "/llama/llama-3.2-1b/f16/vram@ctx=8192,x=1", "unknown key 'x'" },
+		{ "/llama/llama-3.2-1b/f16/vram@ctx=8192,,", "empty parameter" },
+		{ "/llama/llama-3.2-1b/f16/vram@ctx=8192,kv=q8_0,fa=off", "flash attention" },
+		{ "/llama/llama-3.2-1b/f16/fit@ctx=8192", "needs vram=" },
+		{ "/llama/llama-3.2-1b/f16/fit@vram=24G,unit=b", "unknown key 'unit'" },
+		{ "/recommend@ngl=3", "unknown key 'ngl'" },
+		{ "/recommend@vram=24G,n=0", "bad value '0' for n" },
+		{ "/fits@vram=x", "bad value 'x' for vram" },
+		{ "/fits@vram=x/llama--llama-3.2-1b--f16", "bad value 'x'" },
+		{ "/fits@format=json", "unknown key 'format'" },
+	};
+	const struct tree *t = *state;
+	struct tree_node n;
+	struct diag d;
+	struct sbuf sb;
+	struct listing l;
+	char name[300];
+	size_t i;
+
+	check_resolves(t, "/llama/llama-3.2-1b/f16/vram@ctx=8192", TREE_QUANT_PARAM, "vram@ctx=8192");
+	assert_int_equal(tree_resolve(t, "/llama/llama-3.2-1b/f16/vram@ctx=8k,kv=q8_0", &n), 0);
+	assert_int_equal(n.params.kind, VRAM_KIND_VRAM);
+	assert_int_equal(n.params.ctx_tokens, 8192);
+	assert_ptr_equal(n.variant, &variants[3]);
+	assert_ptr_equal(n.quant, &q_llama32[0]);
+	assert_string_equal(n.family, "llama");
+	assert_false(tree_is_dir(n.kind));
+	assert_int_equal(tree_resolve(t, "/llama/llama-3.1-8b-instruct/ud-iq1_s/fit@vram=24G,ctx=4k", &n), 0);
+	assert_int_equal(n.kind, TREE_QUANT_PARAM);
+	assert_int_equal(n.params.kind, VRAM_KIND_FIT);
+	assert_true(n.params.vram_bytes == 24ull << 30);
+	assert_int_equal(n.params.ctx_tokens, 4096);
+	assert_ptr_equal(n.quant, &q_llama31[4]);
+	check_resolves(t, "/recommend@vram=24G,n=3", TREE_RECOMMEND, "recommend@vram=24G,n=3");
+	assert_int_equal(tree_resolve(t, "/recommend@prefer=speed", &n), 0);
+	assert_int_equal(n.params.prefer, VRAM_PREFER_SPEED);
+	assert_true(n.params.vram_bytes == 0);
+	check_resolves(t, "/fits@vram=24G", TREE_FITS, "fits@vram=24G");
+	assert_true(tree_is_dir(TREE_FITS));
+	assert_int_equal(tree_resolve(t, "/fits@vram=16000,ctx=32k", &n), 0);
+	assert_true(n.params.vram_bytes == 16000ull << 20);
+	assert_int_equal(tree_count_subdirs(t, &n), 0);
+	list_path(t, "/fits@vram=24G", &l);
+	assert_int_equal(l.n, 0);
+
+	check_resolves(t, "/fits@vram=24G,ctx=4096/llama--llama-3.1-8b-instruct--ud-iq1_s", TREE_FITS_LINK,
+		       "llama--llama-3.1-8b-instruct--ud-iq1_s");
+	assert_int_equal(tree_resolve(t, "/fits@vram=24G,ctx=4096/gemma--gemma-3-4b-it--q8_0", &n), 0);
+	assert_ptr_equal(n.variant, &variants[1]);
+	assert_ptr_equal(n.quant, &q_gemma[1]);
+	assert_int_equal(n.params.kind, VRAM_KIND_FITS);
+	assert_int_equal(n.params.ctx_tokens, 4096);
+	assert_false(tree_is_dir(n.kind));
+	sbuf_init(&sb, 4096);
+	assert_int_equal(tree_link_target(&n, &sb), 0);
+	assert_string_equal(sb.buf, "../gemma/gemma-3-4b-it/q8_0");
+	sbuf_release(&sb);
+	assert_int_equal(tree_fits_name(&variants[1], &q_gemma[1], name, sizeof(name)), 0);
+	assert_string_equal(name, "gemma--gemma-3-4b-it--q8_0");
+	assert_int_equal(tree_fits_name(&variants[1], &q_gemma[1], name, 10), -ENAMETOOLONG);
+
+	for (i = 0; i < sizeof(einval) / sizeof(einval[0]); i++) {
+		diag_init(&d);
+		if (tree_resolve_diag(t, einval[i].path, &n, &d) != -EINVAL)
+			fail_msg("'%s': expected -EINVAL", einval[i].path);
+		if (!strstr(d.msg, einval[i].words))
+			fail_msg("'%s': diag '%s' lacks '%s'", einval[i].path, d.msg, einval[i].words);
+		assert_int_equal(tree_resolve(t, einval[i].path, &n), -EINVAL);
+	}
+	diag_init(&d);
+	assert_int_equal(tree_resolve_diag(t, "/llama/llama-3.2-1b/f16/foo@ctx=1", &n, &d), -ENOENT);
+	assert_int_equal(tree_resolve_diag(t, "/vram@ctx=1", &n, &d), -ENOENT);
+	assert_int_equal(d.msg[0], '\0');
+
+	/* Without an architecture the estimator cannot judge a quant: no examples. */
+	assert_int_equal(tree_resolve(t, "/llama/llama-3.2-1b/f16", &n), 0);
+	assert_false(tree_has_estimate(&n));
+}
+
+/* FAMILY--VARIANT--QUANT when names hold "--" themselves, and the example
+ * names of a QUANT directory whose model the estimator can judge. */
+static void test_parameterized_names(void **state)
+{
+	static struct model_file f_sized[] = {
+		{ .name = (char *)"model.gguf", .upstream = (char *)"m.gguf", .size_bytes = 1000 },
+	};
+	static struct model_file f_unsized[] = {
+		{ .name = (char *)"model.gguf", .upstream = (char *)"m.gguf" },
+	};
+	static struct model_quant q_ab[] = { { .name = (char *)"c--q", .files = f_sized, .n_files = 1 } };
+	static struct model_quant q_abc[] = { { .name = (char *)"q", .files = f_unsized, .n_files = 1 } };
+	static struct model_quant q_xyz[] = { { .name = (char *)"w", .size_bytes = 5 } };
+	static struct model_variant vs[] = {
+		{ .family = (char *)"a", .variant = (char *)"b", .quants = q_ab, .n_quants = 1,
+		  .arch_json = (char *)"{}", .context_window = 4096 },
+		{ .family = (char *)"a", .variant = (char *)"b--c", .quants = q_abc, .n_quants = 1,
+		  .arch_json = (char *)"{}" },
+		{ .family = (char *)"x", .variant = (char *)"y--z", .quants = q_xyz, .n_quants = 1,
+		  .arch_json = (char *)"{}" },
+	};
+	struct registry_snapshot s = { .generation = 1, .variants = vs, .n_variants = 3 };
+	struct walk w = { .path = "/" };
+	struct tree_node n, root;
+	struct tree *t;
+	char name[300];
+
+	assert_int_equal(tree_new(&s, &t), 0);
+	assert_int_equal(tree_resolve(t, "/fits@vram=1G/a--b--c--q", &n), 0);
+	assert_ptr_equal(n.quant, &q_ab[0]);
+	assert_int_equal(tree_fits_name(&vs[1], &q_abc[0], name, sizeof(name)), 0);
+	assert_string_equal(name, "a--b--c--q");
+	assert_int_equal(tree_resolve(t, "/fits@vram=1G/x--y--z--w", &n), 0);
+	assert_int_equal(n.kind, TREE_FITS_LINK);
+	assert_ptr_equal(n.quant, &q_xyz[0]);
+	assert_int_equal(tree_resolve(t, "/fits@vram=1G/x--y--z", &n), -ENOENT);
+	assert_int_equal(tree_resolve(t, "/fits@vram=1G/x----y--z--w", &n), -ENOENT);
+
+	CHECK_LISTING(t, "/a/b/c--q", "info.json", "status", "model.gguf", "vram@ctx=4096", "vram@ctx=8192",
+		      "vram@ctx=32768", "vram@ctx=max");
+	CHECK_LISTING(t, "/x/y--z/w", "info.json", "status", "vram@ctx=4096", "vram@ctx=8192",
+		      "vram@ctx=32768");
+	CHECK_LISTING(t, "/a/b--c/q", "info.json", "status", "model.gguf");
+	assert_int_equal(tree_resolve(t, "/a/b/c--q/vram@ctx=max", &n), 0);
+	assert_true(tree_has_estimate(&n));
+	assert_int_equal(n.params.ctx_tokens, VRAM_CTX_MAX);
+	assert_int_equal(tree_resolve(t, "/a/b/c--q", &n), 0);
+	assert_int_equal(tree_count_subdirs(t, &n), 0);
+
+	w.t = t;
+	assert_int_equal(tree_resolve(t, "/", &root), 0);
+	assert_int_equal(tree_list(t, &root, walk_one, &w), 0);
+	tree_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +532,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_walk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parameterized, setup, teardown),
+		cmocka_unit_test(test_parameterized_names),
 		cmocka_unit_test(test_empty),
 	};
 
