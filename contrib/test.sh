@@ -4,14 +4,14 @@
 #   1. release  Release build, warnings are errors (build/release), ctest
 #   2. asan     ASan+UBSan build (build/asan), ctest with leak checks on
 #   3. fuzz     if clang is installed: libFuzzer build (build/fuzz), each
-#               fuzzer run for MF_FUZZ_SECONDS (default 20) on a copy of its
+#               fuzzer run for MF_FUZZ_SECONDS (default 60) on a copy of its
 #               corpus
 #
 # Every stage runs even when an earlier one failed; a summary with each
 # stage's verdict and time comes last, and the exit status is non-zero when
 # any stage failed.  Needs the packages of `contrib/install-deps.sh --test`.
 #
-# Environment: MF_JOBS (default 2), MF_FUZZ_SECONDS (default 20),
+# Environment: MF_JOBS (default 2), MF_FUZZ_SECONDS (default 60),
 # MF_STAGES (default "release asan fuzz"), MF_BUILD_ROOT (default build: the
 # stages use build/release, build/asan, build/fuzz), CTEST_ARGS (extra
 # ctest arguments, e.g. "-L unit").
@@ -20,13 +20,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 repo=$(pwd)
 jobs=${MF_JOBS:-2}
-fuzz_seconds=${MF_FUZZ_SECONDS:-20}
+fuzz_seconds=${MF_FUZZ_SECONDS:-60}
 stages=${MF_STAGES:-release asan fuzz}
 build_root=${MF_BUILD_ROOT:-build}
 read -r -a ctest_extra <<< "${CTEST_ARGS:-}"
 
 summary=()
 failed=0
+n_passed=0
+n_failed=0
 t_all=$(date +%s)
 
 note() { printf '\n=== %s\n' "$*"; }
@@ -64,6 +66,10 @@ build_and_test() {
 	rc=${PIPESTATUS[0]}
 	local detail
 	detail=$(grep -E 'tests passed, [0-9]+ tests failed' "$log" | tail -n 1)
+	if [[ $detail =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+		n_failed=$(( n_failed + BASH_REMATCH[1] ))
+		n_passed=$(( n_passed + BASH_REMATCH[2] - BASH_REMATCH[1] ))
+	fi
 	if [ "$rc" -ne 0 ]; then
 		detail="$detail; failed: $(sed -n '/tests FAILED:/,$ s/^[[:space:]]*[0-9]* - \([^ ]*\) .*/\1/p' "$log" | tr '\n' ' ')"
 	fi
@@ -145,6 +151,8 @@ printf '\n=== summary (%ds)\n' "$(( $(date +%s) - t_all ))"
 printf '%s\n' "${summary[@]}"
 if [ "$failed" -ne 0 ]; then
 	echo "test.sh: FAILED"
+	echo "ctest: $n_passed passed, $n_failed failed"
 	exit 1
 fi
 echo "test.sh: all passed"
+echo "ctest: $n_passed passed, $n_failed failed"
