@@ -40,6 +40,7 @@
  * how long its reader may wait.
  */
 #include "cache.h"
+#include "cache_int.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -153,53 +154,6 @@ static int fetch_resolve_url(struct fetch_http *h, const struct blob_source *src
 	sbuf_addch(out, '/');
 	fetch_add_encoded(out, src->path, true);
 	return out->err;
-}
-
-/* "scheme://host:port" of url, lowercase, the default port made explicit;
- * NULL when url is not http(s) or memory runs out. */
-static char *fetch_origin(const char *url)
-{
-	const char *p, *host, *end;
-	bool https;
-	char *o;
-	size_t i, n;
-
-	if (strncasecmp(url, "http://", 7) == 0) {
-		https = false;
-		host = url + 7;
-	} else if (strncasecmp(url, "https://", 8) == 0) {
-		https = true;
-		host = url + 8;
-	} else {
-		return NULL;
-	}
-	end = host + strcspn(host, "/?#");
-	p = memchr(host, '@', (size_t)(end - host));
-	if (p)
-		host = p + 1;
-	if (end == host)
-		return NULL;
-	n = (size_t)(end - host);
-	o = calloc(1, n + 16);
-	if (!o)
-		return NULL;
-	memcpy(o, https ? "https://" : "http://", https ? 8 : 7);
-	i = strlen(o);
-	memcpy(o + i, host, n);
-	for (; o[i]; i++)
-		o[i] = (char)tolower((unsigned char)o[i]);
-	if (host[n - 1] == ']' || !memchr(host, ':', n))
-		memcpy(o + i, https ? ":443" : ":80", https ? 5 : 4);
-	return o;
-}
-
-static bool fetch_same_origin(struct fetch_http *h, const char *url)
-{
-	char *o = fetch_origin(url);
-	bool same = o && strcmp(o, h->origin) == 0;
-
-	free(o);
-	return same;
 }
 
 /* ------------------------------------------------------------------------
@@ -585,7 +539,7 @@ static int fetch_run(struct fetch_http *h, const struct blob_source *src, struct
 			break;
 		}
 		for (hops = 0;; hops++) {
-			cres = fetch_perform(h, c, url, h->auth && fetch_same_origin(h, url), x);
+			cres = fetch_perform(h, c, url, h->auth && hub_url_has_origin(url, h->origin), x);
 			if (cres == CURLE_WRITE_ERROR && x->done)
 				cres = CURLE_OK;
 			if (cres != CURLE_OK || !fetch_is_redirect(x->status))
@@ -759,7 +713,7 @@ int blob_fetcher_http_open(const struct blob_http_config *cfg, struct blob_fetch
 	len = strlen(h->endpoint);
 	while (len > 0 && h->endpoint[len - 1] == '/')
 		h->endpoint[--len] = '\0';
-	h->origin = fetch_origin(h->endpoint);
+	h->origin = hub_url_origin(h->endpoint);
 	if (!h->origin) {
 		fetch_close(h);
 		return diag_fail(d, -EINVAL, "endpoint '%s' is not an http or https URL; use endpoint=https://HOST",

@@ -32,6 +32,7 @@
  * real retry policy with Retry-After and backoff.
  */
 #include "cache.h"
+#include "cache_int.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -119,9 +120,7 @@ static char *url_without_query(const char *url)
 	return s;
 }
 
-/* "scheme://host:port" in lowercase, the port always explicit; NULL on a
- * URL libcurl cannot parse or on ENOMEM. */
-static char *url_origin(const char *url)
+char *hub_url_origin(const char *url)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL, *p;
@@ -151,10 +150,10 @@ out_free:
 	return out;
 }
 
-static bool url_same_origin(const struct hub_reader *h, const char *url)
+bool hub_url_has_origin(const char *url, const char *origin)
 {
-	char *o = url_origin(url);
-	bool same = o && strcmp(o, h->origin) == 0;
+	char *o = hub_url_origin(url);
+	bool same = o && origin && strcmp(o, origin) == 0;
 
 	free(o);
 	return same;
@@ -255,7 +254,7 @@ static CURLcode hub_perform(struct hub_reader *h, const char *url, uint64_t off,
 	if (!tmp)
 		return CURLE_OUT_OF_MEMORY;
 	hdrs = tmp;
-	if (h->auth_header && url_same_origin(h, url)) {
+	if (h->auth_header && hub_url_has_origin(url, h->origin)) {
 		tmp = curl_slist_append(hdrs, h->auth_header);
 		if (!tmp) {
 			curl_slist_free_all(hdrs);
@@ -429,7 +428,7 @@ static int hub_reader_setup(struct hub_reader *h, const char *url, const char *t
 	h->safe_url = url_without_query(url);
 	if (!h->url || !h->cur_url || !h->safe_url)
 		return diag_fail(d, -ENOMEM, "out of memory");
-	h->origin = url_origin(url);
+	h->origin = hub_url_origin(url);
 	if (!h->origin)
 		return diag_fail(d, -EINVAL, "cannot parse URL '%s'", h->safe_url);
 	if (token && *token) {

@@ -42,6 +42,7 @@
  * reads "revision 'v9' not found in 'org/repo'" rather than "HTTP 404".
  */
 #include "cache.h"
+#include "cache_int.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -157,46 +158,6 @@ static char *hub_strdup_n(const char *s, size_t n)
 		p[n] = '\0';
 	}
 	return p;
-}
-
-/* "scheme://host:port" of url, lowercase, port explicit; NULL on a URL
- * libcurl cannot parse or ENOMEM. */
-static char *hub_origin_of(const char *url)
-{
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL, *p;
-	size_t n;
-
-	if (!u)
-		return NULL;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
-		goto out_free;
-	n = strlen(scheme) + strlen(host) + strlen(port) + 5;
-	out = malloc(n);
-	if (!out)
-		goto out_free;
-	snprintf(out, n, "%s://%s:%s", scheme, host, port);
-	for (p = out; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-out_free:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return out;
-}
-
-static bool hub_same_origin(const struct hub *h, const char *url)
-{
-	char *o = hub_origin_of(url);
-	bool same = o && strcmp(o, h->origin) == 0;
-
-	free(o);
-	return same;
 }
 
 /* url without its query and fragment, for messages. */
@@ -423,7 +384,7 @@ int hub_new(const struct hub_options *o, struct hub **out, struct diag *d)
 	h->token_source = strdup(o->token_source ? o->token_source : "");
 	if (!h->endpoint || !h->token_source)
 		goto out_nomem;
-	h->origin = hub_origin_of(h->endpoint);
+	h->origin = hub_url_origin(h->endpoint);
 	if (!h->origin) {
 		hub_destroy(h);
 		return diag_fail(d, -EINVAL, "cannot parse endpoint '%s'; give an http(s) URL", ep);
@@ -720,7 +681,7 @@ static void hub_perform(struct hub_call *c)
 		c->res = CURLE_OUT_OF_MEMORY;
 		return;
 	}
-	send_token = h->auth_header && hub_same_origin(h, c->url);
+	send_token = h->auth_header && hub_url_has_origin(c->url, h->origin);
 	if (send_token && !(tmp = curl_slist_append(hdrs, h->auth_header)))
 		goto out_nomem;
 	if (send_token)
@@ -880,7 +841,7 @@ static int hub_call_run(struct hub_call *c, const char *url)
 		hub_log_request(c);
 		if (c->res == CURLE_OK && hub_is_redirect(c->status) && c->follow != HUB_FOLLOW_NONE) {
 			curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &next);
-			if (next && (c->follow == HUB_FOLLOW_ALL || hub_same_origin(h, next))) {
+			if (next && (c->follow == HUB_FOLLOW_ALL || hub_url_has_origin(next, h->origin))) {
 				char *copy;
 
 				if (++hops > HUB_MAX_REDIRECTS)
