@@ -94,6 +94,8 @@ enum mo_key {
 	KEY_CHUNK,
 	KEY_READAHEAD,
 	KEY_VERIFY,
+	KEY_BENCH_TIMEOUT,
+	KEY_TIMEOUT,
 };
 
 static const struct fuse_opt mo_opts[] = {
@@ -120,6 +122,8 @@ static const struct fuse_opt mo_opts[] = {
 	FUSE_OPT_KEY("chunk=", KEY_CHUNK),
 	FUSE_OPT_KEY("readahead=", KEY_READAHEAD),
 	FUSE_OPT_KEY("verify=", KEY_VERIFY),
+	FUSE_OPT_KEY("bench_timeout=", KEY_BENCH_TIMEOUT),
+	FUSE_OPT_KEY("timeout=", KEY_TIMEOUT),
 	/* ours: command-line switches */
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -193,7 +197,7 @@ static const struct fuse_opt mo_opts[] = {
 static const char *const mo_valued[] = {
 	"state", "cache", "cache_max", "hf_cache", "endpoint", "token_file",
 	"catalog", "gpu_vram", "gpu_bandwidth", "ram_bandwidth", "bench_cmd",
-	"connections", "chunk", "readahead", "verify", NULL
+	"connections", "chunk", "readahead", "verify", "bench_timeout", "timeout", NULL
 };
 
 void mountopts_init(struct mountopts *mo)
@@ -203,6 +207,7 @@ void mountopts_init(struct mountopts *mo)
 	mo->chunk_bytes = MO_DEFAULT_CHUNK;
 	mo->readahead_bytes = MO_DEFAULT_READAHEAD;
 	mo->verify = VERIFY_LAZY;
+	mo->bench_timeout_s = MO_DEFAULT_BENCH_TIMEOUT;
 }
 
 /* Frees every string and resets mo; the token's bytes are wiped first so
@@ -215,7 +220,7 @@ void mountopts_release(struct mountopts *mo)
 		&mo->catalog, &mo->bench_cmd, &mo->raw_cache_max,
 		&mo->raw_gpu_vram, &mo->raw_gpu_bw, &mo->raw_ram_bw,
 		&mo->raw_connections, &mo->raw_chunk, &mo->raw_readahead,
-		&mo->raw_verify, &mo->unknown,
+		&mo->raw_verify, &mo->raw_bench_timeout, &mo->raw_timeout, &mo->unknown,
 	};
 	size_t i;
 
@@ -252,6 +257,8 @@ static char **mo_raw_field(struct mountopts *mo, int key)
 	case KEY_CHUNK:       return &mo->raw_chunk;
 	case KEY_READAHEAD:   return &mo->raw_readahead;
 	case KEY_VERIFY:      return &mo->raw_verify;
+	case KEY_BENCH_TIMEOUT: return &mo->raw_bench_timeout;
+	case KEY_TIMEOUT:     return &mo->raw_timeout;
 	default:              return NULL;
 	}
 }
@@ -662,6 +669,22 @@ int mountopts_validate(struct mountopts *mo, struct diag *d)
 		rc = mo_bad(d, "bench_cmd", "", "a command containing {model}");
 	if (!rc)
 		rc = mo_check_bench(d, mo->bench_cmd);
+	if (!rc && mo->raw_bench_timeout) {
+		uint64_t secs;
+
+		if (parse_u64(mo->raw_bench_timeout, &secs) || secs < 1 || secs > MO_BENCH_TIMEOUT_MAX)
+			rc = mo_bad(d, "bench_timeout", mo->raw_bench_timeout, "seconds from 1 to 604800");
+		else
+			mo->bench_timeout_s = (unsigned)secs;
+	}
+	if (!rc && mo->raw_timeout) {
+		uint64_t secs;
+
+		if (parse_u64(mo->raw_timeout, &secs) || secs < 1 || secs > MO_TIMEOUT_MAX)
+			rc = mo_bad(d, "timeout", mo->raw_timeout, "seconds from 1 to 3600");
+		else
+			mo->timeout_s = (unsigned)secs;
+	}
 	if (!rc && mo->raw_connections) {
 		if (parse_u64(mo->raw_connections, &connections) || connections < 1 ||
 		    connections > MO_CONNECTIONS_MAX)
@@ -727,6 +750,11 @@ int mountopts_describe(const struct mountopts *mo, struct sbuf *out)
 	sbuf_addf(out, "gpu_bandwidth_gbps=%g\n", mo->gpu_bandwidth_gbps);
 	sbuf_addf(out, "ram_bandwidth_gbps=%g\n", mo->ram_bandwidth_gbps);
 	mo_line(out, "bench_cmd", mo->bench_cmd);
+	sbuf_addf(out, "bench_timeout=%u\n", mo->bench_timeout_s);
+	if (mo->timeout_s)
+		sbuf_addf(out, "timeout=%u\n", mo->timeout_s);
+	else
+		sbuf_addstr(out, "timeout=default\n");
 	sbuf_addf(out, "connections=%u\n", mo->connections);
 	sbuf_addf(out, "chunk=%llu\n", (unsigned long long)mo->chunk_bytes);
 	sbuf_addf(out, "readahead=%llu\n", (unsigned long long)mo->readahead_bytes);
@@ -749,7 +777,9 @@ void mountopts_help(FILE *out)
 	      "    -o gpu_bandwidth=GBPS  GPU memory bandwidth in GB/s (default: unknown)\n"
 	      "    -o ram_bandwidth=GBPS  RAM bandwidth in GB/s (default: unknown)\n"
 	      "    -o bench_cmd=TEMPLATE  {model} {ctx} {ngl} substituted (default: " MO_DEFAULT_BENCH_CMD ")\n"
-	      "    -o connections=N       parallel connections per download, 1-64 (default: 4)\n"
+	      "    -o bench_timeout=SECS  a benchmark run longer than this is stopped (default: 3600)\n"
+	      "    -o timeout=SECS        a hub call slower, or a transfer stalled, this long fails (default: 60, 30)\n"
+	      "    -o connections=N       parallel connections per download, 1-64 (default: 8)\n"
 	      "    -o chunk=SIZE          download request size, 64K-1G (default: 8M)\n"
 	      "    -o readahead=SIZE      bytes fetched ahead of a reader, 0-4G (default: 64M)\n"
 	      "    -o verify=lazy|strict  strict: no byte served before its sha256 is verified (default: lazy)\n"

@@ -40,6 +40,8 @@ struct mountopts {
 	double gpu_bandwidth_gbps;   /* 0 = unknown */
 	double ram_bandwidth_gbps;   /* 0 = unknown */
 	char *bench_cmd;             /* bench_cmd=TEMPLATE */
+	unsigned bench_timeout_s;    /* bench_timeout=SECONDS, 1..604800 */
+	unsigned timeout_s;          /* timeout=SECONDS, 1..3600; 0 = the hub client's defaults */
 	unsigned connections;        /* connections=N, 1..64 */
 	uint64_t chunk_bytes;        /* chunk=SIZE */
 	uint64_t readahead_bytes;    /* readahead=SIZE */
@@ -52,7 +54,7 @@ struct mountopts {
 
 	/* private: raw -o values before validation, and what -o set */
 	char *raw_cache_max, *raw_gpu_vram, *raw_gpu_bw, *raw_ram_bw, *raw_connections;
-	char *raw_chunk, *raw_readahead, *raw_verify;
+	char *raw_chunk, *raw_readahead, *raw_verify, *raw_bench_timeout, *raw_timeout;
 	char *unknown;               /* first unknown -o option, for the error */
 	unsigned set_by_opt;         /* bit per MO_SET_* below */
 };
@@ -66,6 +68,9 @@ struct mountopts {
 
 #define MO_DEFAULT_ENDPOINT    "https://huggingface.co"
 #define MO_DEFAULT_BENCH_CMD   "llama-bench -m {model} -p 512 -n 128 -r 3 -o json"
+#define MO_DEFAULT_BENCH_TIMEOUT 3600u   /* seconds: llama-bench of a 70B model on a CPU takes tens of minutes */
+#define MO_BENCH_TIMEOUT_MAX 604800u
+#define MO_TIMEOUT_MAX 3600u
 #define MO_DEFAULT_CONNECTIONS 8   /* cache/blob.c: 8 x 25 MB/s streams beat aria2c -x8 on a CDN-like link */
 #define MO_DEFAULT_CHUNK       (8u << 20)
 #define MO_DEFAULT_READAHEAD   (64u << 20)

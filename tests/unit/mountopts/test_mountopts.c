@@ -292,6 +292,8 @@ static void test_describe_golden(void **state)
 		"gpu_bandwidth_gbps=1008.5\n"
 		"ram_bandwidth_gbps=0\n"
 		"bench_cmd=b {model}\n"
+		"bench_timeout=90\n"
+		"timeout=5\n"
 		"connections=8\n"
 		"chunk=16777216\n"
 		"readahead=0\n"
@@ -301,7 +303,8 @@ static void test_describe_golden(void **state)
 	(void)state;
 	assert_int_equal(run_opts(&r, "state=/s,cache=/c,cache_max=1G,hf_cache=/hf,"
 				  "endpoint=https://hf.example/,offline,catalog=none,gpu_vram=24G,"
-				  "gpu_bandwidth=1008.5,bench_cmd=b {model},connections=8,chunk=16M,"
+				  "gpu_bandwidth=1008.5,bench_cmd=b {model},bench_timeout=90,timeout=5,"
+				  "connections=8,chunk=16M,"
 				  "readahead=0,verify=strict",
 				  ENV("HOME=/home/u", "HF_TOKEN=" TOKEN)), 0);
 	assert_string_equal(r.out.buf, want);
