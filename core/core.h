@@ -130,6 +130,10 @@ struct hw_profile {
 	double gpu_bandwidth_gbps;   /* 0 when unknown */
 	uint64_t ram_mib;            /* 0 when unknown */
 	double ram_bandwidth_gbps;   /* 0 when unknown */
+	/* Derived, never persisted nor shown in .control/hardware: measured
+	 * decode speed over the bandwidth ceiling on this machine, from the
+	 * benchmarks (bench_efficiency); 0 = not calibrated (1.0 is used). */
+	double tg_efficiency;
 };
 
 /* Applies one KEY=VALUE line to hw (keys: gpu_name, gpu_vram_mib,
@@ -144,6 +148,15 @@ int hw_apply_text(struct hw_profile *hw, const char *text, size_t len, struct di
 int hw_render(const struct hw_profile *hw, struct sbuf *out);
 /* Fills ram_mib from /proc/meminfo-format text. */
 int hw_parse_meminfo(struct hw_profile *hw, const char *text);
+/* Fills gpu_name, gpu_vram_mib (and gpu_bandwidth_gbps from
+ * hw_known_bandwidth() when it is unknown) from the first line of
+ * `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`.
+ * -EINVAL when the text is not such a line; hw unchanged then. */
+int hw_parse_nvidia_smi(struct hw_profile *hw, const char *text);
+/* The memory bandwidth in GB/s of a GPU known by name (a data table of
+ * common NVIDIA, AMD and Apple parts, matched ASCII case-insensitively on
+ * the model, "NVIDIA GeForce RTX 4090" -> 1008); 0 when not known. */
+double hw_known_bandwidth(const char *gpu_name);
 
 /* ------------------------------------------------------------------------
  * The registry's data model.  These are plain data: the write side fills
@@ -160,6 +173,8 @@ struct model_file {
 	enum file_role role;
 };
 
+struct bench_run;
+
 struct model_quant {
 	char *name;              /* q4_k_m, ud-iq1_s ... */
 	char *file_pattern;      /* upstream file name of the first model file */
@@ -169,6 +184,16 @@ struct model_quant {
 	int quality_stars;       /* 1..5, 0 when unknown */
 	struct model_file *files;
 	size_t n_files;
+	/* Where the weight bytes sit over llama.cpp's layers, from the tensor
+	 * tables of the model files and the projector (vram_layout_encode()),
+	 * so vram@ of a registered quant is that of its file; NULL (and 0)
+	 * when not known: catalog entries, quants registered before schema 3. */
+	unsigned char *weights_layout;
+	size_t weights_layout_bytes;
+	/* Snapshots only (registry_put_* ignores them): the benchmark runs
+	 * of this quant, oldest first. */
+	struct bench_run *bench;
+	size_t n_bench;
 };
 
 struct model_variant {
@@ -205,7 +230,7 @@ void registry_variant_release(struct model_variant *v);
 struct registry;
 struct registry_snapshot;
 
-#define REGISTRY_SCHEMA_VERSION 2
+#define REGISTRY_SCHEMA_VERSION 3
 
 /* Opens or creates state_dir/registry.db (state_dir must exist), applies
  * migrations up to REGISTRY_SCHEMA_VERSION.  A database from a newer
@@ -259,6 +284,35 @@ int registry_hardware_set(struct registry *reg, const struct hw_profile *hw) MF_
 /* Appends one row to the events table (the persistent twin of the log). */
 int registry_event_add(struct registry *reg, enum log_level level, const char *msg) MF_WUR;
 
+/* Job history (core/registry_jobs.c), the jobs table; cache/jobs.c is its
+ * user.  Direct, locked calls, one statement each; none is on a read path.
+ * The table keeps the REGISTRY_JOBS_MAX newest rows (by id). */
+#define REGISTRY_JOBS_MAX       1000     /* rows the jobs table keeps */
+#define REGISTRY_JOB_TEXT_MAX   1024     /* bytes of a kind, target or message stored */
+struct registry_job_row {
+	int64_t id;                  /* > 0; the job's id, chosen by the caller */
+	const char *kind;            /* "download", "benchmark", ...: non-empty */
+	const char *target;          /* FAMILY/VARIANT/QUANT: non-empty */
+	const char *state;           /* queued|running|done|failed|cancelled */
+	double progress;             /* percent, 0-100 */
+	uint64_t done_bytes;         /* <= INT64_MAX */
+	uint64_t total_bytes;        /* <= INT64_MAX, 0 when not about bytes */
+	const char *message;         /* nullable */
+	int64_t created, updated;    /* Unix seconds; set by save, filled by list */
+};
+/* Inserts or replaces row->id (created kept from the first save, updated
+ * now); texts longer than REGISTRY_JOB_TEXT_MAX are cut at a UTF-8
+ * boundary.  -EINVAL for a bad field, or registry_errno(). */
+int registry_job_save(struct registry *reg, const struct registry_job_row *row) MF_WUR;
+/* Calls cb for the newest max rows, oldest first; the row's strings are
+ * borrowed for the call.  A non-zero cb return stops and is returned.
+ * Else 0 or registry_errno(). */
+typedef int (*registry_job_fn)(void *ctx, const struct registry_job_row *row);
+int registry_job_list(struct registry *reg, size_t max, registry_job_fn cb, void *ctx) MF_WUR;
+/* Marks every queued or running row failed with message msg (jobs of a
+ * mount that ended while they ran).  The number of rows changed, or -errno. */
+int registry_job_interrupt(struct registry *reg, const char *msg) MF_WUR;
+
 /* ------------------------------------------------------------------------
  * Snapshots: an immutable, refcounted, in-memory copy of every registered
  * variant, sorted by (family, variant), quants sorted by name.  Lookups are
@@ -284,6 +338,123 @@ const struct model_variant *registry_find_variant(const struct registry_snapshot
 						  const char *family, const char *variant);
 const struct model_quant *registry_find_quant(const struct model_variant *v, const char *quant);
 const struct model_variant *registry_find_repo(const struct registry_snapshot *s, const char *repo_id);
+
+/* ------------------------------------------------------------------------
+ * bench: benchmark runs (SPEC §4 benchmark.json, compare.tsv, status,
+ * models.tsv; issue 7).  Section owned by core/bench.c (parsing, the
+ * command template, rendering, calibration) and core/registry_bench.c
+ * (persistence).  Running the command is fs/bench.c's.
+ * ------------------------------------------------------------------------ */
+enum bench_status { BENCH_UNTESTED = 0, BENCH_QUEUED, BENCH_RUNNING, BENCH_TESTED, BENCH_FAILED };
+/* "untested", "queued", "running", "tested", "failed". */
+const char *bench_status_name(enum bench_status s);
+
+#define BENCH_MAX_OUTPUT_BYTES (4u << 20)   /* runner stdout kept and parsed */
+#define BENCH_MAX_ARGS 64                   /* words of bench_cmd */
+#define BENCH_DEFAULT_CTX 8192              /* {ctx} when the request gives none */
+
+/* What a runner printed in llama-bench's format: `-o json` (an array of
+ * test objects) or `-o jsonl` (one object per line), possibly after other
+ * lines.  A test with n_prompt > 0 and n_gen == 0 is prompt processing,
+ * n_gen > 0 and n_prompt == 0 generation; avg_ts and stddev_ts are its
+ * tokens/s.  Several tests of one kind: the first is taken. */
+struct bench_measure {
+	bool has_pp, has_tg;
+	double pp_tokens_per_s, pp_stddev;
+	double tg_tokens_per_s, tg_stddev;
+	uint32_t n_prompt, n_gen;        /* of the pp and tg tests */
+	char build[64];                  /* build_commit (+ build_number), "" when absent */
+	char model_type[96];             /* model_type, "" when absent */
+};
+/* -EINVAL with d (what was expected, with a hint to pass `-o json`) when
+ * text holds no such test, a value is not a finite non-negative number,
+ * or the JSON is malformed; -E2BIG above BENCH_MAX_OUTPUT_BYTES.  The
+ * JSON starts at the first line beginning (after blanks) with '[' or '{'
+ * that reads as tests; lines that do not are skipped, at most 8 of them
+ * (core/bench.c says which).  avg_ts above 1e9 is refused.  build and
+ * model_type are printable ASCII.  out is written only on success. */
+int bench_parse_output(const char *text, size_t len, struct bench_measure *out,
+		       struct diag *d) MF_WUR;
+
+/* bench_cmd (SPEC §2) into argv: words split on blanks; '...' and "..."
+ * group (no other escapes); {model}, {ctx}, {ngl} replaced anywhere in a
+ * word (ngl UINT32_MAX is "all" -> 999, llama.cpp's "every layer"; ctx
+ * 0 is BENCH_DEFAULT_CTX).  A '{' followed by a letter must be one of
+ * the three, closed; any other '{' is text ('{"a":1}', "{}").
+ * -EINVAL with d for an empty template or one over CAP_LINE_BYTES, an
+ * unclosed quote, an unknown or unclosed {name} ("{foo}", "{model"), a
+ * NULL model with {model}, more than BENCH_MAX_ARGS words, a word over
+ * 64 KiB.  *argv_out: new, NULL-terminated, free with bench_argv_free();
+ * NULL on error.  argc_out may be NULL. */
+int bench_argv_expand(const char *tmpl, const char *model, uint64_t ctx_tokens, uint32_t ngl,
+		      char ***argv_out, size_t *argc_out, struct diag *d) MF_WUR;
+void bench_argv_free(char **argv);                 /* NULL is a no-op */
+
+/* One benchmark of one quant: a row of the benchmarks table and an
+ * entry of benchmark.json.  Strings new (bench_run_release frees them). */
+struct bench_run {
+	int64_t id;                      /* registry row id, 0 before it is stored */
+	enum bench_status status;        /* QUEUED, RUNNING, TESTED or FAILED */
+	int64_t queued;                  /* unix seconds */
+	int64_t started, finished;       /* unix seconds, 0 = not yet */
+	struct hw_profile hw;            /* the profile when it ran */
+	char **argv;                     /* command run (NULL-terminated), or NULL before */
+	uint64_t ctx_tokens;             /* {ctx} used */
+	uint32_t ngl;                    /* {ngl} used (UINT32_MAX = all) */
+	struct bench_measure m;          /* when TESTED */
+	uint64_t peak_rss_mib;           /* of the runner; 0 = unknown */
+	int64_t peak_vram_mib;           /* from nvidia-smi while it ran; -1 = not measurable */
+	uint64_t estimate_vram_mib;      /* vram@ at ctx_tokens and ngl when queued; 0 = unknown */
+	double est_tg_ceiling;           /* decode speed from bandwidth alone (efficiency 1)
+					    at these settings; 0 = unknown */
+	char *raw;                       /* what the runner printed (capped), or NULL */
+	char *error;                     /* FAILED: why, and what to do */
+	char *log_path;                  /* the runner's stdout+stderr, or NULL */
+};
+void bench_run_release(struct bench_run *r);       /* frees strings, zeroes r */
+/* The run as the JSON object of benchmark.json (and the row's stored
+ * form): status, queued, started, finished (ISO 8601 UTC, null when not
+ * yet), hardware{the five keys of SPEC §4, null when unknown}, command[],
+ * ctx, ngl (a number or "all"), pp_tokens_per_s, pp_stddev, n_prompt
+ * (null without a pp test), tg_tokens_per_s, tg_stddev, n_gen (null
+ * without a tg test), build, model_type, peak_rss_mib, peak_vram_mib
+ * (null when not measurable), estimate_vram_mib, est_tg_ceiling, raw,
+ * error, log; unknown values are null.  Neither id nor hw.tg_efficiency
+ * is in it.  Invalid UTF-8 in a string becomes U+FFFD.  *out new
+ * (json_decref); -ENOMEM, or -EINVAL for a NULL argument. */
+struct json_t;
+int bench_run_to_json(const struct bench_run *r, struct json_t **out) MF_WUR;
+/* The inverse, for rows read back: every field bench_run_to_json() wrote
+ * comes back exactly; missing keys are unknown, other keys are ignored.
+ * -EINVAL on a malformed object (a wrong type, a bad time or value),
+ * -ENOMEM; *out is zeroed then. */
+int bench_run_from_json(const struct json_t *o, struct bench_run *out) MF_WUR;
+
+/* Decode efficiency on this machine: the median, over the tested runs of
+ * s whose hardware matches hw (the same gpu_name, both bandwidths within
+ * 1%), of measured tg_tokens_per_s / est_tg_ceiling (even count: the mean
+ * of the middle two); 0 when there is none (or memory ran out).  Clamped
+ * to [0.05, 2]. */
+double bench_efficiency(const struct registry_snapshot *s, const struct hw_profile *hw);
+/* The latest run of q (NULL when untested) and the latest TESTED one. */
+const struct bench_run *bench_latest(const struct model_quant *q);
+const struct bench_run *bench_latest_tested(const struct model_quant *q);
+
+/* registry glue (core/registry_bench.c).  Each call is one transaction
+ * and publishes a new snapshot.  registry_bench_add() stores r (status
+ * QUEUED) for FAMILY/VARIANT/QUANT and sets r->id (and r->status QUEUED
+ * when it was UNTESTED, r->queued to now when 0); -ENOENT with d when the
+ * quant is not registered, -EINVAL with d for a bad name or run.
+ * registry_bench_update() rewrites row r->id (status, times, result);
+ * -ENOENT when it is gone (the quant was unregistered).
+ * registry_bench_recover() marks every RUNNING row FAILED with msg (a
+ * mount that ended mid-run; NULL: a default message) and returns how
+ * many, or -errno.  A quant's runs are listed oldest first by the time
+ * they started (queued, until they start).  Thread-safe. */
+int registry_bench_add(struct registry *reg, const char *family, const char *variant,
+		       const char *quant, struct bench_run *r, struct diag *d) MF_WUR;
+int registry_bench_update(struct registry *reg, const struct bench_run *r) MF_WUR;
+int registry_bench_recover(struct registry *reg, const char *msg) MF_WUR;
 
 /* ------------------------------------------------------------------------
  * catalog: the models present on first start (SPEC §2 catalog=).
@@ -330,6 +501,16 @@ int render_quant_info(const struct model_variant *v, const struct model_quant *q
 		      const struct render_cache *cache, const struct hw_profile *hw, struct sbuf *out);
 int render_quant_status(const struct model_variant *v, const struct model_quant *q,
 			const struct render_cache *cache, struct sbuf *out);
+/* benchmark.json: {"status":"untested"}, or the latest run's object
+ * (bench_run_to_json) with "history": the earlier runs, newest first. */
+int render_quant_benchmark(const struct model_quant *q, struct sbuf *out);
+/* compare.tsv: header `path\ttg_tokens_per_s\tratio\tbasis`, then one row
+ * per other quant of s with a known speed (measured: the latest tested
+ * run's tg_tokens_per_s; else estimated: fit@'s est_tg_tokens_per_s with
+ * hw at ctx 8192), fastest first, ties by path; ratio other/this with
+ * two decimals, empty when this quant's speed is unknown. */
+int render_quant_compare(const struct registry_snapshot *s, const struct model_variant *v,
+			 const struct model_quant *q, const struct hw_profile *hw, struct sbuf *out);
 /* 1..5 from parameter count and bits per weight (0 when either unknown). */
 int render_quality_stars(double params_b, double bits_per_weight);
 
@@ -966,6 +1147,58 @@ int vram_model_from_size(struct vram_model *m, const struct arch *a, uint64_t fi
 void vram_model_release(struct vram_model *m);   /* frees and zeroes; a zeroed m is a no-op */
 
 /*
+ * Tensor lists and weights layouts: a registered quant estimated from its
+ * files' tensor tables without keeping the headers.
+ *
+ * Registration reads the headers of a quant's shards in parallel and frees
+ * each at once; a vram_tensor_list keeps of one header what the model
+ * builders read (tensor names and data bytes, about 40 bytes a tensor)
+ * until every shard is read.  The model built from the lists is the one
+ * vram_model_from_gguf() and vram_model_add_gguf() build from the headers.
+ *
+ * A weights layout is the part of a vram_model a tensor table gives
+ * (blocks, their routed-expert bytes, input and output layers, tied
+ * output, the projector's weight bytes) as a byte string: varints, the
+ * distinct per-block sizes once and the blocks as runs of them; about 100
+ * bytes for a 70B model.  The registry stores it per quant
+ * (model_quant.weights_layout); vram_model_from_variant() uses it.
+ */
+struct vram_tensor_list {
+	size_t n;                    /* tensors */
+	char *names;                 /* n NUL-terminated names, back to back */
+	uint64_t *size_bytes;        /* [n] data bytes */
+};
+#define VRAM_LAYOUT_VERSION   1
+#define VRAM_LAYOUT_MAX_BYTES (1u << 17)      /* a layout of ARCH_MAX_LAYERS distinct blocks fits */
+
+/* Fills *l (which must not hold a list) with g's tensors, in file order.
+ * -ENOMEM.  Free with vram_tensor_list_release(). */
+int vram_tensor_list_from_gguf(struct vram_tensor_list *l, const struct gguf *g) MF_WUR;
+void vram_tensor_list_release(struct vram_tensor_list *l);   /* frees and zeroes */
+/* vram_model_from_gguf() and vram_model_add_gguf() on lists: the first
+ * shard's list, then each other shard's.  file_bytes is left 0.  Errors as
+ * vram_model_from_gguf(); add always 0. */
+int vram_model_from_tensor_list(struct vram_model *m, const struct arch *a,
+				const struct vram_tensor_list *l, struct diag *d) MF_WUR;
+int vram_model_add_tensor_list(struct vram_model *m, const struct vram_tensor_list *l) MF_WUR;
+/* m's layout, with m->mmproj_file_bytes as the projector's bytes (the
+ * weight bytes of its header, as `modelfs estimate --mmproj` counts them).
+ * *out: new, free with free(); *len_out <= VRAM_LAYOUT_MAX_BYTES.  -ENOMEM,
+ * -EINVAL when m is not a model from a header (source not GGUF) or a
+ * value is above INT64_MAX. */
+int vram_layout_encode(const struct vram_model *m, unsigned char **out, size_t *len_out) MF_WUR;
+/* 0 when layout[0..len) is a layout vram_layout_encode() wrote; -EBADMSG
+ * with d saying what is wrong otherwise (truncated, unknown version,
+ * overlong varint, a value above INT64_MAX, a run past the blocks, bytes
+ * left over, ...).  Thread-safe. */
+int vram_layout_check(const unsigned char *layout, size_t len, struct diag *d) MF_WUR;
+/* A model of architecture a (deep-copied) whose weights are the layout's:
+ * source VRAM_SRC_GGUF, file_bytes 0.  -EBADMSG as vram_layout_check(),
+ * -ENOMEM. */
+int vram_model_from_layout(struct vram_model *m, const struct arch *a, const unsigned char *layout,
+			   size_t len, struct diag *d) MF_WUR;
+
+/*
  * One estimate.  SPEC §5's fields: each *_bytes kind counts that kind of
  * memory wherever it lives; total_bytes is the part on the GPU and
  * cpu_bytes the part in system RAM, so total_bytes + cpu_bytes is their
@@ -1037,9 +1270,10 @@ int vram_render(const struct vram_model *m, const struct vram_params *p,
 		const struct hw_profile *hw, struct sbuf *out, struct diag *d) MF_WUR;
 
 /* Registry glue: a model from a variant's architecture.json and one
- * quant's files (model files' sizes, else q->size_bytes; its mmproj file
- * when listed).  -ENODATA with d when the variant has no architecture or
- * the quant no size. */
+ * quant's weights layout (weights_source gguf-header, placed as for the
+ * file), else its files (model files' sizes, else q->size_bytes; its
+ * mmproj file when listed).  -ENODATA with d when the variant has no
+ * architecture or the quant no size; -EBADMSG for a bad layout. */
 int vram_model_from_variant(struct vram_model *m, const struct model_variant *v,
 			    const struct model_quant *q, struct diag *d) MF_WUR;
 /* vram@/fit@ for a registered quant: vram_model_from_variant + vram_render. */
@@ -1050,6 +1284,17 @@ int vram_render_quant(const struct model_variant *v, const struct model_quant *q
 int vram_estimate_quant(const struct model_variant *v, const struct model_quant *q,
 			const struct vram_params *p, struct vram_estimate *out,
 			struct diag *d) MF_WUR;
+/* Decode speed (tokens/s) of estimate e from memory bandwidth, as below;
+ * false when hw lacks a bandwidth e needs. */
+bool vram_estimate_tg(const struct vram_estimate *e, const struct hw_profile *hw, double *tps_out);
+/* Decode speed (tokens/s) of a registered quant at p from memory
+ * bandwidth (SPEC §5 est_tg_tokens_per_s): the estimate's GPU part read
+ * at hw's GPU bandwidth, its CPU part at the RAM's, times
+ * hw->tg_efficiency when calibrated.  -ENODATA with d when hw lacks a
+ * bandwidth the estimate needs; vram_estimate_quant's errors. */
+int vram_tg_quant(const struct model_variant *v, const struct model_quant *q,
+		  const struct vram_params *p, const struct hw_profile *hw, double *tps_out,
+		  struct diag *d) MF_WUR;
 /* recommend@: the ranked TSV of SPEC §5 over every quant of s that fits
  * fully or partly (header line always).  -EINVAL with d when neither
  * vram= nor hw gives a VRAM size.  Quants the estimator cannot judge are

@@ -24,6 +24,28 @@
  * Doubles are printed with 15 significant digits ("%.15g"), the most that
  * survive a decimal -> double -> decimal round trip, so rendering and
  * re-applying the file gives the same file.
+ *
+ * tg_efficiency is derived (bench_efficiency) and belongs to nobody's
+ * text: hw_render never prints it, and hw_apply_* carry it over unchanged.
+ *
+ * Detection: `nvidia-smi --query-gpu=name,memory.total
+ * --format=csv,noheader,nounits` prints one line per GPU, "NVIDIA GeForce
+ * RTX 4090, 24564"; the first line names the GPU the profile describes.
+ * nvidia-smi does not report memory bandwidth, so hw_known_bandwidth()
+ * looks the name up in a table of vendor spec-sheet figures (GB/s = bus
+ * width / 8 x data rate, as NVIDIA, AMD and Apple publish them).
+ *
+ * The lookup folds the name to lowercase words (every byte that is not an
+ * ASCII letter or digit separates words, so "A100-SXM4-80GB" and "a100 sxm4
+ * 80gb" are the same) and takes the longest table entry found in it on word
+ * boundaries.  Word boundaries keep "T4" out of "T400" and "RX 7900 XT" out
+ * of "RX 7900 XTX"; the longest match makes "RTX 4070 Ti SUPER" win over
+ * "RTX 4070 Ti" and "RTX 4070", and "RTX 4090 D" over "RTX 4090".  Names of
+ * laptop parts ("Laptop GPU", "Mobile", "with Max-Q Design") find nothing:
+ * their memory clocks are the OEM's choice, so the desktop figure would be
+ * wrong by up to half, and an unknown bandwidth asks the user for the real
+ * one.  A name shared by two memory configurations (RTX 3060 8 GB and 12 GB,
+ * RTX 3080 10 GB and 12 GB) gets the first one released.
  */
 #include "core.h"
 
@@ -272,4 +294,168 @@ int hw_parse_meminfo(struct hw_profile *hw, const char *text)
 		p = eol ? eol + 1 : NULL;
 	}
 	return -ENOENT;
+}
+
+int hw_parse_nvidia_smi(struct hw_profile *hw, const char *text)
+{
+	const char *eol, *comma, *p, *end;
+	char name[sizeof(hw->gpu_name)];
+	char num[24];
+	uint64_t mib;
+	size_t n;
+
+	if (!hw || !text)
+		return -EINVAL;
+	eol = strchr(text, '\n');
+	end = eol ? eol : text + strlen(text);
+	comma = memchr(text, ',', (size_t)(end - text));
+	if (!comma)
+		return -EINVAL;
+	for (p = text; p < comma && hw_is_blank(*p); p++)
+		;
+	n = (size_t)(comma - p);
+	while (n > 0 && hw_is_blank(p[n - 1]))
+		n--;
+	if (n == 0 || n >= sizeof(name) || !hw_is_printable_utf8((const unsigned char *)p, n))
+		return -EINVAL;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	for (p = comma + 1; p < end && hw_is_blank(*p); p++)
+		;
+	while (end > p && hw_is_blank(end[-1]))
+		end--;
+	if (end - p >= 3 && memcmp(end - 3, "MiB", 3) == 0)
+		for (end -= 3; end > p && hw_is_blank(end[-1]); end--)
+			;
+	n = (size_t)(end - p);
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, p, n);
+	num[n] = '\0';
+	if (parse_u64(num, &mib) || mib == 0 || mib > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	memcpy(hw->gpu_name, name, strlen(name) + 1);
+	hw->gpu_vram_mib = mib;
+	if (!(hw->gpu_bandwidth_gbps > 0))
+		hw->gpu_bandwidth_gbps = hw_known_bandwidth(name);
+	return 0;
+}
+
+struct hw_gpu {
+	const char *name;            /* model as vendors and nvidia-smi spell it */
+	double bandwidth_gbps;       /* peak memory bandwidth, GB/s */
+};
+
+/* Spec-sheet peak memory bandwidth: NVIDIA product pages and datasheets
+ * (GeForce specifications, data center datasheets), AMD product pages
+ * (Radeon, Instinct), Apple's chip announcements (unified memory).  Where
+ * two memory configurations share one name, the first one released. */
+static const struct hw_gpu hw_gpus[] = {
+	/* NVIDIA GeForce RTX 20 (Turing) */
+	{ "RTX 2060", 336 }, { "RTX 2060 SUPER", 448 }, { "RTX 2070", 448 },
+	{ "RTX 2070 SUPER", 448 }, { "RTX 2080", 448 }, { "RTX 2080 SUPER", 496 },
+	{ "RTX 2080 Ti", 616 }, { "TITAN RTX", 672 },
+	/* NVIDIA GeForce RTX 30 (Ampere) */
+	{ "RTX 3050", 224 }, { "RTX 3060", 360 }, { "RTX 3060 Ti", 448 }, { "RTX 3070", 448 },
+	{ "RTX 3070 Ti", 608 }, { "RTX 3080", 760 }, { "RTX 3080 Ti", 912 }, { "RTX 3090", 936 },
+	{ "RTX 3090 Ti", 1008 },
+	/* NVIDIA GeForce RTX 40 (Ada Lovelace) */
+	{ "RTX 4060", 272 }, { "RTX 4060 Ti", 288 }, { "RTX 4070", 504 }, { "RTX 4070 SUPER", 504 },
+	{ "RTX 4070 Ti", 504 }, { "RTX 4070 Ti SUPER", 672 }, { "RTX 4080", 716.8 },
+	{ "RTX 4080 SUPER", 736 }, { "RTX 4090", 1008 }, { "RTX 4090 D", 1008 }, { "RTX 4090D", 1008 },
+	/* NVIDIA GeForce RTX 50 (Blackwell) */
+	{ "RTX 5050", 320 }, { "RTX 5060", 448 }, { "RTX 5060 Ti", 448 }, { "RTX 5070", 672 },
+	{ "RTX 5070 Ti", 896 }, { "RTX 5080", 960 }, { "RTX 5090", 1792 },
+	/* NVIDIA workstation */
+	{ "Quadro RTX 6000", 672 }, { "Quadro RTX 8000", 672 }, { "RTX A4000", 448 },
+	{ "RTX A5000", 768 }, { "RTX A6000", 768 }, { "RTX 4000 Ada", 360 }, { "RTX 5000 Ada", 576 },
+	{ "RTX 6000 Ada", 960 }, { "RTX PRO 6000 Blackwell", 1792 },
+	/* NVIDIA data center */
+	{ "T4", 320 }, { "V100", 900 }, { "V100S", 1134 }, { "A10", 600 },
+	{ "A10G", 600 }, { "A30", 933 }, { "A40", 696 }, { "A100", 1555 }, { "A100 80GB", 1935 },
+	{ "A100 PCIE 80GB", 1935 }, { "A100 SXM4 80GB", 2039 }, { "A100 SXM 80GB", 2039 },
+	{ "L4", 300 }, { "L40", 864 }, { "L40S", 864 }, { "H100", 2000 }, { "H100 PCIe", 2000 },
+	{ "H100 SXM", 3350 }, { "H100 SXM5", 3350 }, { "H100 80GB HBM3", 3350 }, { "H100 NVL", 3900 },
+	{ "H200", 4800 },
+	/* AMD Radeon RX 6000, 7000, 9000 */
+	{ "RX 6800", 512 }, { "RX 6800 XT", 512 }, { "RX 6900 XT", 512 }, { "RX 7600", 288 },
+	{ "RX 7700 XT", 432 }, { "RX 7800 XT", 624 }, { "RX 7900 GRE", 576 }, { "RX 7900 XT", 800 },
+	{ "RX 7900 XTX", 960 }, { "RX 9070", 640 }, { "RX 9070 XT", 640 },
+	/* AMD Instinct */
+	{ "MI100", 1228.8 }, { "MI210", 1638.4 }, { "MI250", 3276.8 }, { "MI250X", 3276.8 },
+	{ "MI300A", 5300 }, { "MI300X", 5300 }, { "MI325X", 6000 },
+	/* Apple silicon, unified memory (the binned M3 Max and M4 Max have less) */
+	{ "M1", 68.25 }, { "M1 Pro", 200 }, { "M1 Max", 400 }, { "M1 Ultra", 800 },
+	{ "M2", 100 }, { "M2 Pro", 200 }, { "M2 Max", 400 }, { "M2 Ultra", 800 },
+	{ "M3", 100 }, { "M3 Pro", 150 }, { "M3 Max", 400 }, { "M3 Ultra", 819 },
+	{ "M4", 120 }, { "M4 Pro", 273 }, { "M4 Max", 546 },
+};
+
+/* Words of a laptop part's name: its bandwidth is the OEM's choice. */
+static const char *const hw_laptop_words[] = { "laptop", "mobile", "max q design" };
+
+static bool hw_is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* s folded into out: lowercase ASCII words separated by one space, no
+ * leading or trailing space.  Returns the length, or 0 when s has no word
+ * or does not fit. */
+static size_t hw_fold_words(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+	bool gap = false;
+
+	for (; *s; s++) {
+		char c = *s;
+
+		if (!hw_is_alnum(c)) {
+			gap = n > 0;
+			continue;
+		}
+		if (n + (gap ? 2 : 1) >= size)
+			return 0;
+		if (gap)
+			out[n++] = ' ';
+		gap = false;
+		out[n++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* True when word (folded) occurs in text (folded) on word boundaries. */
+static bool hw_has_words(const char *text, const char *word, size_t wlen)
+{
+	const char *p = text;
+
+	while ((p = strstr(p, word)) != NULL) {
+		if ((p == text || p[-1] == ' ') && (p[wlen] == '\0' || p[wlen] == ' '))
+			return true;
+		p++;
+	}
+	return false;
+}
+
+double hw_known_bandwidth(const char *gpu_name)
+{
+	char name[2 * sizeof(((struct hw_profile *)0)->gpu_name)];
+	char entry[64];
+	size_t i, n, best_len = 0;
+	double best = 0;
+
+	if (!gpu_name || hw_fold_words(gpu_name, name, sizeof(name)) == 0)
+		return 0;
+	for (i = 0; i < sizeof(hw_laptop_words) / sizeof(hw_laptop_words[0]); i++)
+		if (hw_has_words(name, hw_laptop_words[i], strlen(hw_laptop_words[i])))
+			return 0;
+	for (i = 0; i < sizeof(hw_gpus) / sizeof(hw_gpus[0]); i++) {
+		n = hw_fold_words(hw_gpus[i].name, entry, sizeof(entry));
+		if (n > best_len && hw_has_words(name, entry, n)) {
+			best_len = n;
+			best = hw_gpus[i].bandwidth_gbps;
+		}
+	}
+	return best;
 }

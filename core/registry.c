@@ -45,6 +45,11 @@
  * blob_ranges (byte ranges of partial blobs known to be on disk) and
  * remote_files (what a HEAD of a Hub file said: size, LFS sha256).
  *
+ * Version 3 adds quant_layouts: per quant registered from GGUF headers,
+ * its weights layout (vram_layout_encode(), about 100 bytes for a 70B
+ * model), so vram@ places the real tensors.  Written with the quant,
+ * deleted when a re-registration gives none, and with the quant.
+ *
  * Timestamps are Unix seconds (UTC).  SQLite integers are signed, so every
  * uint64_t quantity is refused above INT64_MAX before it is stored.
  *
@@ -209,6 +214,14 @@ static const char *const registry_migrations[] = {
 	"  checked INTEGER NOT NULL,"
 	"  PRIMARY KEY (repo_id, revision, path)"
 	") WITHOUT ROWID;",
+	/* 3: the weights layout of each quant read from GGUF headers
+	 * (model_quant.weights_layout), one row per quant that has one.  A
+	 * table rather than a column, so that IF NOT EXISTS keeps a database
+	 * set back by hand migrating again. */
+	"CREATE TABLE IF NOT EXISTS quant_layouts ("
+	"  quant INTEGER PRIMARY KEY REFERENCES quants(id) ON DELETE CASCADE,"
+	"  layout BLOB NOT NULL CHECK (length(layout) > 0)"
+	");",
 };
 
 _Static_assert(sizeof(registry_migrations) / sizeof(registry_migrations[0]) == REGISTRY_SCHEMA_VERSION,
@@ -269,6 +282,11 @@ static const char *const registry_stmt_sql[REG_STMT_COUNT] = {
 		" sha256 = excluded.sha256, role = excluded.role",
 	[REG_STMT_FILE_DELETE] =
 		"DELETE FROM files WHERE id = ?1",
+	[REG_STMT_LAYOUT_SET] =
+		"INSERT INTO quant_layouts (quant, layout) VALUES (?1, ?2)"
+		" ON CONFLICT (quant) DO UPDATE SET layout = excluded.layout",
+	[REG_STMT_LAYOUT_DELETE] =
+		"DELETE FROM quant_layouts WHERE quant = ?1",
 	[REG_STMT_META_GET] =
 		"SELECT value FROM meta WHERE key = ?1",
 	[REG_STMT_META_SET] =
@@ -370,7 +388,7 @@ static const char *registry_advice(int sqlite_rc)
 
 /* Records a failed SQLite call (rc) in d and returns its errno.  Must run
  * before anything else uses the connection (a ROLLBACK resets the message). */
-static int registry_fail(struct registry *reg, int rc, struct diag *d)
+int registry_fail(struct registry *reg, int rc, struct diag *d)
 {
 	const char *msg = reg->db ? sqlite3_errmsg(reg->db) : sqlite3_errstr(rc);
 
@@ -475,7 +493,7 @@ static void tx_rollback(struct registry *reg)
 
 /* Builds the snapshot the transaction's changes produce, commits, and
  * publishes the snapshot; rolls back on failure.  Holds reg->lock. */
-static int tx_publish(struct registry *reg, struct diag *d)
+int registry_tx_publish(struct registry *reg, struct diag *d)
 {
 	struct registry_snapshot *s;
 	int rc;
@@ -694,6 +712,16 @@ static int check_quant(struct diag *d, const char *subject, const struct model_v
 	}
 	if (!n_model)
 		return diag_fail(d, -EINVAL, "%squant '%s' has no model file", subject, q->name);
+	if (!q->weights_layout != !q->weights_layout_bytes)
+		return diag_fail(d, -EINVAL, "%squant '%s' has a weights layout length without a layout, "
+				 "or a layout without its length", subject, q->name);
+	if (q->weights_layout) {
+		struct diag ld;
+
+		diag_init(&ld);
+		if (vram_layout_check(q->weights_layout, q->weights_layout_bytes, &ld))
+			return diag_fail(d, -EINVAL, "%squant '%s': %s", subject, q->name, ld.msg);
+	}
 	return 0;
 }
 
@@ -859,6 +887,14 @@ static int quant_write(struct registry *reg, int64_t variant_id, const struct mo
 		rc = SQLITE_INTERNAL;
 	if (rc == SQLITE_OK && exists)
 		rc = prune(reg, REG_STMT_FILE_LIST, REG_STMT_FILE_DELETE, quant_id, file_listed_cb, q);
+	if (rc == SQLITE_OK && (q->weights_layout || exists)) {
+		rc = stmt_get(reg, q->weights_layout ? REG_STMT_LAYOUT_SET : REG_STMT_LAYOUT_DELETE, &st);
+		bind_int(st, 1, quant_id, &rc);
+		if (q->weights_layout && rc == SQLITE_OK)
+			rc = sqlite3_bind_blob(st, 2, q->weights_layout, (int)q->weights_layout_bytes,
+					       SQLITE_STATIC);
+		rc = step_done(st, rc);
+	}
 	for (i = 0; rc == SQLITE_OK && i < q->n_files; i++) {
 		const struct model_file *f = &q->files[i];
 
@@ -997,7 +1033,7 @@ int registry_put_batch(struct registry *reg, const struct model_variant *v, size
 		tx_rollback(reg);
 		goto out_unlock;
 	}
-	err = tx_publish(reg, d);
+	err = registry_tx_publish(reg, d);
 	if (!err)
 		log_msg(LOG_DEBUG, "registry: wrote %zu variants, generation %llu", n_written,
 			(unsigned long long)reg->generation);
@@ -1064,7 +1100,7 @@ int registry_remove(struct registry *reg, const char *family, const char *varian
 		tx_rollback(reg);
 		goto out_unlock;
 	}
-	err = tx_publish(reg, d);
+	err = registry_tx_publish(reg, d);
 out_unlock:
 	pthread_mutex_unlock(&reg->lock);
 	return err;
@@ -1426,8 +1462,12 @@ void registry_variant_release(struct model_variant *v)
 			free(q->files[j].sha256);
 		}
 		free(q->files);
+		for (j = 0; j < q->n_bench; j++)
+			bench_run_release(&q->bench[j]);
+		free(q->bench);
 		free(q->name);
 		free(q->file_pattern);
+		free(q->weights_layout);
 	}
 	free(v->quants);
 	free(v->family);

@@ -1,5 +1,6 @@
 /*
- * registry_int.h - what registry.c, snapshot.c and catalog.c share.
+ * registry_int.h - what registry.c, registry_bench.c, snapshot.c and
+ * catalog.c share.
  *
  * Private to core/: never included from another directory.  The public
  * side of these objects is in core.h.
@@ -27,6 +28,8 @@ enum registry_stmt {
 	REG_STMT_FILE_LIST,
 	REG_STMT_FILE_UPSERT,
 	REG_STMT_FILE_DELETE,
+	REG_STMT_LAYOUT_SET,
+	REG_STMT_LAYOUT_DELETE,
 	REG_STMT_META_GET,
 	REG_STMT_META_SET,
 	REG_STMT_META_DELETE,
@@ -48,6 +51,14 @@ struct registry {
 };
 
 /* registry_put_batch() (core.h): the caller must not hold reg->lock. */
+
+/* Records a failed SQLite call (rc) in d (nullable), logs it and returns
+ * its errno.  Must run before anything else uses the connection. */
+int registry_fail(struct registry *reg, int rc, struct diag *d);
+/* Ends the caller's write transaction: builds the snapshot it produces,
+ * commits and publishes it; rolls back on failure.  The caller holds
+ * reg->lock and an open transaction. */
+int registry_tx_publish(struct registry *reg, struct diag *d) MF_WUR;
 
 /* The checks registry_put_variant() makes before writing: names, required
  * fields, ranges, JSON texts.  -EINVAL with d filled. */

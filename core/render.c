@@ -28,8 +28,21 @@
  * cell.  Speeds need the hardware profile the caller passes.  One
  * estimate costs some 40 us, mostly parsing architecture.json, so
  * registry.json of the built-in catalog pays a few milliseconds for them.
- * The benchmark state does not exist yet: its slots are null and
- * "untested" until its issue lands.
+ *
+ * Benchmarks (issue 7) come from the snapshot: model_quant.bench holds a
+ * quant's runs, oldest first.  What a user reads of them follows two
+ * rules.  The state (models.tsv's benchmark column, status's benchmark=,
+ * info.json's benchmark and status) is the latest run's, whatever its
+ * outcome, so a queued or failed run shows at once.  The numbers
+ * (tg_tokens_per_s, pp_tokens_per_s, the measured peaks, compare.tsv's
+ * measured basis) are the latest tested run's, so a failed retry does not
+ * erase the last good measurement.  Measured speeds print with two
+ * decimals, as llama-bench prints them; estimates with one, as fit@ does,
+ * so the two are told apart at a glance even without compare.tsv's basis
+ * column.  compare.tsv ranks every other registered quant by decode
+ * speed, measured where a run measured it and estimated (fit@ at ctx 8192
+ * with the caller's hardware profile, as models.tsv) elsewhere: one
+ * estimate per quant, the cost of models.tsv.
  *
  * models.tsv has one row per quant, sorted by the bytes of its path
  * FAMILY/VARIANT/QUANT (which differs from the snapshot's (family,
@@ -145,6 +158,33 @@ static int render_stars(const struct model_variant *v, const struct model_quant 
  * *est, and when fit is not NULL and hw gives a VRAM size, fit@ there
  * (*fit_known).  false when the estimator cannot judge q (no
  * architecture, no size): that is an unknown value, not an error. */
+/* A profile with no GPU at all, but the RAM's bandwidth: models run on
+ * the CPU there, and the speed estimates are the CPU's. */
+static bool render_hw_is_cpu(const struct hw_profile *hw)
+{
+	return !hw->gpu_vram_mib && !(hw->gpu_bandwidth_gbps > 0) && !hw->gpu_name[0] &&
+	       hw->ram_bandwidth_gbps > 0;
+}
+
+/* The "fit" of a CPU-only machine: nothing on a GPU (fits no, ngl 0),
+ * everything in RAM, and the decode speed at the RAM's bandwidth. */
+static bool render_cpu_fit(const struct vram_model *m, const struct vram_params *base,
+			   const struct hw_profile *hw, struct vram_fit *fit)
+{
+	struct vram_params p = *base;
+
+	memset(fit, 0, sizeof(*fit));
+	p.backend = VRAM_BACKEND_CPU;
+	p.ngl = 0;
+	if (vram_estimate(m, &p, &fit->est, NULL) != 0)
+		return false;
+	fit->fits = VRAM_FITS_NO;
+	fit->layers = fit->est.layers;
+	fit->cpu_bytes = fit->est.total_bytes;
+	fit->tg_known = vram_estimate_tg(&fit->est, hw, &fit->est_tg_tokens_per_s);
+	return true;
+}
+
 static bool render_estimate(const struct model_variant *v, const struct model_quant *q,
 			    const struct hw_profile *hw, struct vram_estimate *est,
 			    struct vram_fit *fit, bool *fit_known)
@@ -162,6 +202,8 @@ static bool render_estimate(const struct model_variant *v, const struct model_qu
 		if (ok && fit && fit_known && hw && hw->gpu_vram_mib) {
 			p.kind = VRAM_KIND_FIT;
 			*fit_known = vram_fit(&m, &p, hw, fit, NULL) == 0;
+		} else if (ok && fit && fit_known && hw && render_hw_is_cpu(hw)) {
+			*fit_known = render_cpu_fit(&m, &p, hw, fit);
 		}
 	}
 	vram_model_release(&m);
@@ -341,9 +383,25 @@ static void render_tsv_real(struct sbuf *sb, double v)
 		sbuf_addf(sb, "%.15g", v);
 }
 
+/* A measured speed: two decimals, as llama-bench prints it. */
+static void render_tsv_speed(struct sbuf *sb, double v)
+{
+	if (v >= 0 && isfinite(v))
+		sbuf_addf(sb, "%.2f", v);
+}
+
+/* The latest run's state name, "untested" without one. */
+static const char *render_bench_state(const struct model_quant *q)
+{
+	const struct bench_run *r = bench_latest(q);
+
+	return r ? bench_status_name(r->status) : "untested";
+}
+
 struct render_row {
 	char *line;              /* the whole row, newline included */
 	size_t path_len;         /* bytes of its first cell */
+	double tps;              /* compare.tsv: its decode speed */
 };
 
 static int render_row_cmp(const void *a, const void *b)
@@ -360,6 +418,7 @@ static int render_row_cmp(const void *a, const void *b)
 static int render_tsv_row(const struct model_variant *v, const struct model_quant *q,
 			  const struct hw_profile *hw, struct vram_fit *fit, struct render_row *row)
 {
+	const struct bench_run *tested = bench_latest_tested(q);
 	struct vram_estimate est;
 	struct sbuf sb;
 	int stars = render_stars(v, q);
@@ -396,7 +455,13 @@ static int render_tsv_row(const struct model_variant *v, const struct model_quan
 	sbuf_addch(&sb, '\t');
 	if (known && fit_known && fit->tg_known)
 		sbuf_addf(&sb, "%.1f", fit->est_tg_tokens_per_s);
-	sbuf_addstr(&sb, "\t\t\tremote\tuntested\n");
+	sbuf_addch(&sb, '\t');
+	if (tested && tested->m.has_tg)
+		render_tsv_speed(&sb, tested->m.tg_tokens_per_s);
+	sbuf_addch(&sb, '\t');
+	if (tested && tested->m.has_pp)
+		render_tsv_speed(&sb, tested->m.pp_tokens_per_s);
+	sbuf_addf(&sb, "\tremote\t%s\n", render_bench_state(q));
 	if (sb.err) {
 		int rc = sb.err;
 
@@ -490,11 +555,14 @@ static json_t *render_file_obj(const struct model_file *f)
 			 "sha256", render_str(f->sha256));
 }
 
-/* info.json's "estimate": vram@ctx=8192 and, with hw's VRAM, its fit@
- * lines as JSON; null when the estimator cannot judge q. */
+/* info.json's "estimate": vram@ctx=8192, the peak memory the latest
+ * tested run measured (seed 003's reconciliation of estimate and
+ * runtime) and, with hw's VRAM, its fit@ lines as JSON; null when the
+ * estimator cannot judge q. */
 static json_t *render_estimate_obj(const struct model_variant *v, const struct model_quant *q,
 				   const struct hw_profile *hw)
 {
+	const struct bench_run *tested = bench_latest_tested(q);
 	struct vram_estimate est;
 	struct vram_fit *fit;
 	json_t *o, *f = NULL;
@@ -518,11 +586,27 @@ static json_t *render_estimate_obj(const struct model_variant *v, const struct m
 			      "max_ctx", (json_int_t)fit->max_ctx,
 			      "est_tg_tokens_per_s", fit->tg_known ?
 			      json_real(round(fit->est_tg_tokens_per_s * 10.0) / 10.0) : json_null());
-	o = json_pack("{s:I, s:I, s:s, s:o}", "ctx", (json_int_t)VRAM_DEFAULT_CTX,
+	o = json_pack("{s:I, s:I, s:o, s:o, s:s, s:o}", "ctx", (json_int_t)VRAM_DEFAULT_CTX,
 		      "vram_mib", (json_int_t)render_ceil_mib(est.total_bytes),
+		      "measured_peak_rss_mib", render_u64(tested ? tested->peak_rss_mib : 0),
+		      "measured_peak_vram_mib", tested && tested->peak_vram_mib >= 0 ?
+		      json_integer((json_int_t)tested->peak_vram_mib) : json_null(),
 		      "weights_source", vram_source_name(est.source),
 		      "fit", f ? f : json_null());
 	free(fit);
+	return o;
+}
+
+/* info.json's "benchmark": the latest run, or null. */
+static json_t *render_bench_obj(const struct model_quant *q)
+{
+	const struct bench_run *r = bench_latest(q);
+	json_t *o = NULL;
+
+	if (!r)
+		return json_null();
+	if (bench_run_to_json(r, &o) != 0)
+		return NULL;
 	return o;
 }
 
@@ -560,8 +644,8 @@ int render_quant_info(const struct model_variant *v, const struct model_quant *q
 							"pinned", cache && cache->pinned,
 							"local_path", render_str(cache ? cache->local_path : NULL)));
 	bad |= json_object_set_new(o, "estimate", render_estimate_obj(v, q, hw));
-	bad |= json_object_set_new(o, "benchmark", json_null());
-	bad |= json_object_set_new(o, "status", json_string("untested"));
+	bad |= json_object_set_new(o, "benchmark", render_bench_obj(q));
+	bad |= json_object_set_new(o, "status", json_string(render_bench_state(q)));
 	if (bad) {
 		rc = -ENOMEM;
 		goto out_free;
@@ -577,8 +661,9 @@ int render_quant_status(const struct model_variant *v, const struct model_quant 
 			const struct render_cache *cache, struct sbuf *out)
 {
 	uint64_t cached = cache ? cache->cached_bytes : 0;
+	const struct bench_run *last;
+	const char *p, *error = NULL;
 	double progress = 0;
-	const char *p;
 
 	if (!v || !q)
 		return -EINVAL;
@@ -592,12 +677,189 @@ int render_quant_status(const struct model_variant *v, const struct model_quant 
 		  cache && cache->state ? cache->state : "remote", cached);
 	if (q->size_bytes)
 		sbuf_addf(out, "%" PRIu64, q->size_bytes);
-	sbuf_addf(out, "\nprogress=%.1f\nbenchmark=untested\n", progress);
-	if (cache && cache->error && *cache->error) {
+	sbuf_addf(out, "\nprogress=%.1f\nbenchmark=%s\n", progress, render_bench_state(q));
+	last = bench_latest(q);
+	if (cache && cache->error && *cache->error)
+		error = cache->error;
+	else if (last && last->status == BENCH_FAILED && last->error && *last->error)
+		error = last->error;
+	if (error) {
 		sbuf_addstr(out, "error=");
-		for (p = cache->error; *p; p++)
+		for (p = error; *p; p++)
 			sbuf_addch(out, *p == '\n' || *p == '\r' ? ' ' : *p);
 		sbuf_addch(out, '\n');
 	}
 	return out->err;
+}
+
+int render_quant_benchmark(const struct model_quant *q, struct sbuf *out)
+{
+	const struct bench_run *last;
+	json_t *o = NULL, *history = NULL, *h;
+	size_t i;
+	int bad = 0, rc;
+
+	if (!q)
+		return -EINVAL;
+	last = bench_latest(q);
+	if (!last) {
+		o = json_pack("{s:s}", "status", "untested");
+		if (!o)
+			return -ENOMEM;
+		rc = render_dump(o, out);
+		json_decref(o);
+		return rc;
+	}
+	rc = bench_run_to_json(last, &o);
+	if (rc)
+		return rc;
+	history = json_array();
+	bad |= !history;
+	for (i = q->n_bench; i-- > 0 && !bad;) {
+		if (&q->bench[i] == last)
+			continue;
+		h = NULL;
+		rc = bench_run_to_json(&q->bench[i], &h);
+		if (rc)
+			goto out_free;
+		bad |= json_array_append_new(history, h);
+	}
+	bad |= json_object_set(o, "history", history);
+	if (bad) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	rc = render_dump(o, out);
+out_free:
+	json_decref(history);
+	json_decref(o);
+	return rc;
+}
+
+/* q's decode speed for compare.tsv: the latest tested run's, else fit@'s
+ * estimate at ctx 8192 with hw.  false when neither is known. */
+static bool render_speed(const struct model_variant *v, const struct model_quant *q,
+			 const struct hw_profile *hw, struct vram_fit *fit, double *tps, bool *measured)
+{
+	const struct bench_run *t = bench_latest_tested(q);
+	struct vram_estimate est;
+	bool fit_known;
+
+	*measured = false;
+	if (t && t->m.has_tg && t->m.tg_tokens_per_s > 0 && isfinite(t->m.tg_tokens_per_s)) {
+		*tps = t->m.tg_tokens_per_s;
+		*measured = true;
+		return true;
+	}
+	if (!render_estimate(v, q, hw, &est, fit, &fit_known) || !fit_known || !fit->tg_known ||
+	    !(fit->est_tg_tokens_per_s > 0) || !isfinite(fit->est_tg_tokens_per_s))
+		return false;
+	*tps = fit->est_tg_tokens_per_s;
+	return true;
+}
+
+static bool render_same_quant(const struct model_variant *a, const struct model_quant *qa,
+			      const struct model_variant *b, const struct model_quant *qb)
+{
+	return !strcmp(a->family, b->family) && !strcmp(a->variant, b->variant) &&
+	       !strcmp(qa->name, qb->name);
+}
+
+/* Fastest first, ties by path. */
+static int render_speed_cmp(const void *a, const void *b)
+{
+	const struct render_row *x = a, *y = b;
+
+	if (x->tps != y->tps)
+		return x->tps > y->tps ? -1 : 1;
+	return render_row_cmp(a, b);
+}
+
+static int render_compare_row(const struct model_variant *v, const struct model_quant *q, double tps,
+			      bool measured, bool this_known, double this_tps, struct render_row *row)
+{
+	struct sbuf sb;
+	size_t path_len;
+
+	sbuf_init(&sb, CAP_LINE_BYTES * 4);
+	render_tsv_cell(&sb, v->family);
+	sbuf_addch(&sb, '/');
+	render_tsv_cell(&sb, v->variant);
+	sbuf_addch(&sb, '/');
+	render_tsv_cell(&sb, q->name);
+	path_len = sb.len;
+	sbuf_addch(&sb, '\t');
+	if (measured)
+		render_tsv_speed(&sb, tps);
+	else
+		sbuf_addf(&sb, "%.1f", tps);
+	sbuf_addch(&sb, '\t');
+	if (this_known)
+		sbuf_addf(&sb, "%.2f", tps / this_tps);
+	sbuf_addf(&sb, "\t%s\n", measured ? "measured" : "estimated");
+	if (sb.err) {
+		int rc = sb.err;
+
+		sbuf_release(&sb);
+		return rc;
+	}
+	row->line = sbuf_detach(&sb, NULL);
+	row->path_len = path_len;
+	row->tps = tps;
+	return row->line ? 0 : -ENOMEM;
+}
+
+int render_quant_compare(const struct registry_snapshot *s, const struct model_variant *v,
+			 const struct model_quant *q, const struct hw_profile *hw, struct sbuf *out)
+{
+	struct render_row *rows = NULL;
+	size_t n_rows = 0, n = 0, i, j;
+	struct vram_fit *fit;
+	double this_tps = 0, tps;
+	bool this_known, measured;
+	int rc = 0;
+
+	if (!v || !q || !v->family || !v->variant || !q->name)
+		return -EINVAL;
+	for (i = 0; s && i < s->n_variants; i++)
+		n_rows += s->variants[i].n_quants;
+	fit = calloc(1, sizeof(*fit));
+	if (!fit)
+		return -ENOMEM;
+	if (n_rows) {
+		rows = calloc(n_rows, sizeof(*rows));
+		if (!rows) {
+			free(fit);
+			return -ENOMEM;
+		}
+	}
+	this_known = render_speed(v, q, hw, fit, &this_tps, &measured);
+	for (i = 0; s && i < s->n_variants && !rc; i++) {
+		const struct model_variant *ov = &s->variants[i];
+
+		for (j = 0; j < ov->n_quants && !rc; j++) {
+			const struct model_quant *oq = &ov->quants[j];
+
+			if (!ov->family || !ov->variant || !oq->name || render_same_quant(v, q, ov, oq) ||
+			    !render_speed(ov, oq, hw, fit, &tps, &measured))
+				continue;
+			rc = render_compare_row(ov, oq, tps, measured, this_known, this_tps, &rows[n]);
+			if (!rc)
+				n++;
+		}
+	}
+	if (rc)
+		goto out_free;
+	if (n)
+		qsort(rows, n, sizeof(*rows), render_speed_cmp);
+	sbuf_addstr(out, "path\ttg_tokens_per_s\tratio\tbasis\n");
+	for (i = 0; i < n; i++)
+		sbuf_addstr(out, rows[i].line);
+	rc = out->err;
+out_free:
+	for (i = 0; i < n; i++)
+		free(rows[i].line);
+	free(rows);
+	free(fit);
+	return rc;
 }

@@ -11,11 +11,12 @@
  * memory that never changes.
  *
  * A snapshot is built from the database inside the writing transaction
- * (registry.c: tx_publish), after the changes and before the COMMIT, so the
- * three queries below see one consistent state and a failed build rolls
- * the change back.  Each query walks an index in order and joins nothing:
- * variants in (family, variant) order, quants in (variant id, name) order,
- * files in (quant id, position) order.  Children therefore arrive grouped
+ * (registry.c: registry_tx_publish), after the changes and before the
+ * COMMIT, so the four queries below see one consistent state and a failed
+ * build rolls the change back.  Each query walks an index in order and
+ * joins nothing: variants in (family, variant) order, quants in (variant
+ * id, name) order, files in (quant id, position) order, benchmark runs in
+ * (quant id, started, id) order.  Children therefore arrive grouped
  * by parent id, ascending, and are attached by walking a parent id map
  * (sorted once with qsort) with a cursor that only moves forward.  SQLite's
  * ORDER BY uses the BINARY collation, memcmp order, which is strcmp order,
@@ -37,6 +38,20 @@
  * lookups.  A snapshot built by hand (tests, renderers) may leave it NULL;
  * registry_find_repo() then scans.
  *
+ * Benchmark runs (registry_bench.c) are stored as the JSON text of
+ * bench_run_to_json() and read back with bench_run_from_json(), oldest
+ * first, into model_quant.bench.  A row that does not read back (written
+ * by hand, or by a modelfs that wrote another form) is skipped, not
+ * fatal: a benchmark's history must never make the registry unreadable.
+ * It is logged once per process (the highest such row id is remembered),
+ * not at every rebuild.  A run costs one JSON parse per rebuild, some
+ * 10-20 us for a typical llama-bench output kept in raw, so even a
+ * thousand runs add little to the figure below.
+ *
+ * A quant's weights layout (quant_layouts, schema 3) comes with its row
+ * through a LEFT JOIN on the layout's primary key: one b-tree lookup per
+ * quant, no sort.
+ *
  * Speed: for 10,000 variants with 5 quants of one file each (110,000 rows),
  * a registry_put_variant() with its rebuild takes about 0.2 s of CPU on
  * this machine (test_registry prints the figure), about half of it SQLite
@@ -47,10 +62,12 @@
 #include "registry_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 static const char snapshot_sql_count[] = "SELECT count(*) FROM variants";
@@ -63,12 +80,19 @@ static const char snapshot_sql_variants[] =
 	" ORDER BY v.family, v.variant";
 
 static const char snapshot_sql_quants[] =
-	"SELECT variant, id, name, file_pattern, size_bytes, size_exact, bits_per_weight, quality_stars"
-	" FROM quants ORDER BY variant, name";
+	"SELECT q.variant, q.id, q.name, q.file_pattern, q.size_bytes, q.size_exact, q.bits_per_weight,"
+	" q.quality_stars, l.layout"
+	" FROM quants q LEFT JOIN quant_layouts l ON l.quant = q.id ORDER BY q.variant, q.name";
 
 static const char snapshot_sql_files[] =
 	"SELECT quant, name, upstream, size_bytes, sha256, role"
 	" FROM files ORDER BY quant, position";
+
+static const char snapshot_sql_bench[] =
+	"SELECT quant, id, result_json FROM benchmarks ORDER BY quant, id";
+
+/* The highest benchmarks row id already logged as unreadable. */
+static _Atomic int64_t snapshot_bench_warned;
 
 /* A row id and the struct built from that row. */
 struct id_map {
@@ -147,6 +171,30 @@ static int col_dup(sqlite3_stmt *st, int col, char **out)
 		return -ENOMEM;
 	memcpy(*out, text, (size_t)len);
 	(*out)[len] = '\0';
+	return 0;
+}
+
+/* Copies a blob column: NULL or empty gives NULL and 0. */
+static int col_blob(sqlite3_stmt *st, int col, unsigned char **out, size_t *len_out)
+{
+	const void *blob;
+	int len;
+
+	*out = NULL;
+	*len_out = 0;
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return 0;
+	blob = sqlite3_column_blob(st, col);
+	len = sqlite3_column_bytes(st, col);
+	if (len <= 0)
+		return 0;
+	if (!blob)
+		return -ENOMEM;
+	*out = malloc((size_t)len);
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, blob, (size_t)len);
+	*len_out = (size_t)len;
 	return 0;
 }
 
@@ -323,7 +371,7 @@ static int build_quant(struct model_quant *q, sqlite3_stmt *st)
 	q->size_exact = sqlite3_column_int(st, 5) != 0;
 	q->bits_per_weight = sqlite3_column_double(st, 6);
 	q->quality_stars = sqlite3_column_int(st, 7);
-	return 0;
+	return col_blob(st, 8, &q->weights_layout, &q->weights_layout_bytes);
 }
 
 static int build_quants(struct snapshot_build *b)
@@ -460,6 +508,114 @@ static int build_files(struct snapshot_build *b)
 	return rc;
 }
 
+static void bench_drop(struct grow *rows)
+{
+	struct bench_run *r = rows->items;
+	size_t i;
+
+	for (i = 0; i < rows->n; i++)
+		bench_run_release(&r[i]);
+	free(rows->items);
+	rows->items = NULL;
+	rows->n = rows->alloc = 0;
+}
+
+static int bench_flush(struct model_quant *q, struct grow *rows)
+{
+	if (!rows->n)
+		return 0;
+	if (q->bench)
+		return -EBADMSG;
+	q->bench = grow_take(rows);
+	if (!q->bench)
+		return -ENOMEM;
+	q->n_bench = rows->n;
+	rows->n = 0;
+	return 0;
+}
+
+/* Reads one run: 0, -ENOMEM, or -EBADMSG when the row does not read back. */
+static int build_bench_run(struct bench_run *r, sqlite3_stmt *st)
+{
+	const char *text = (const char *)sqlite3_column_text(st, 2);
+	json_t *j;
+	int rc;
+
+	if (!text)
+		return sqlite3_column_type(st, 2) == SQLITE_NULL ? -EBADMSG : -ENOMEM;
+	j = json_loadb(text, (size_t)sqlite3_column_bytes(st, 2), 0, NULL);
+	if (!j)
+		return -EBADMSG;
+	rc = bench_run_from_json(j, r);
+	json_decref(j);
+	if (rc) {
+		bench_run_release(r);
+		return rc == -ENOMEM ? rc : -EBADMSG;
+	}
+	r->id = sqlite3_column_int64(st, 1);
+	return 0;
+}
+
+static void bench_warn(size_t n_bad, int64_t max_bad, int64_t first_bad)
+{
+	int64_t seen = atomic_load(&snapshot_bench_warned);
+
+	while (max_bad > seen) {
+		if (atomic_compare_exchange_weak(&snapshot_bench_warned, &seen, max_bad)) {
+			log_msg(LOG_WARN, "registry: skipped %zu benchmark row%s that do not read back "
+				"(first id %lld); their history is not shown", n_bad, n_bad == 1 ? "" : "s",
+				(long long)first_bad);
+			return;
+		}
+	}
+}
+
+static int build_bench(struct snapshot_build *b)
+{
+	struct grow rows = { .size = sizeof(struct bench_run) };
+	struct model_quant *q = NULL;
+	int64_t qid, last_qid = 0, first_bad = 0, max_bad = 0;
+	struct bench_run *r;
+	sqlite3_stmt *st;
+	size_t cursor = 0, n_bad = 0;
+	int rc;
+
+	rc = sqlite3_prepare_v2(b->db, snapshot_sql_bench, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return registry_errno(rc);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		qid = sqlite3_column_int64(st, 0);
+		if (!q || qid != last_qid) {
+			rc = q ? bench_flush(q, &rows) : 0;
+			if (rc)
+				break;
+			q = map_seek(&b->quants, &cursor, qid);
+			last_qid = qid;
+		}
+		r = q ? grow_push(&rows) : NULL;
+		rc = q ? (r ? build_bench_run(r, st) : -ENOMEM) : -EBADMSG;
+		if (rc == -EBADMSG) {
+			if (r)
+				rows.n--;
+			if (!n_bad++)
+				first_bad = sqlite3_column_int64(st, 1);
+			if (sqlite3_column_int64(st, 1) > max_bad)
+				max_bad = sqlite3_column_int64(st, 1);
+			rc = 0;
+		}
+		if (rc)
+			break;
+	}
+	rc = rc > 0 ? step_rc(rc) : rc;
+	sqlite3_finalize(st);
+	if (!rc && q)
+		rc = bench_flush(q, &rows);
+	bench_drop(&rows);
+	if (n_bad)
+		bench_warn(n_bad, max_bad, first_bad);
+	return rc;
+}
+
 static int repo_cmp(const void *a, const void *b)
 {
 	const struct model_variant *va = *(const struct model_variant *const *)a;
@@ -508,6 +664,8 @@ int registry_snapshot_build(sqlite3 *db, uint64_t generation, struct registry_sn
 		rc = build_quants(&b);
 	if (!rc)
 		rc = build_files(&b);
+	if (!rc)
+		rc = build_bench(&b);
 	if (!rc)
 		rc = build_repo_index(b.s);
 	free(b.variants.items);

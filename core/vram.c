@@ -75,6 +75,15 @@
  * an architecture and a file size; then the weights are spread over the
  * layers by parameter count, after taking off the header, which the
  * fixtures put at 25 bytes per vocabulary entry (tokens, scores, merges).
+ * A quant registered from its files keeps what the headers gave as a
+ * weights layout (per-block bytes and experts, input and output layers,
+ * tied output, the projector's weight bytes): everything the estimate
+ * reads of the tensors and nothing more, since per-tensor names, types
+ * and shapes only ever reach it through these sums.  Its distinct block
+ * sizes are stored once and the blocks as runs of them (quant mixes give
+ * a 70B model 3 or 4 sizes), so a 70B Q4_K_M's 724 tensors become 122
+ * bytes, and vram@ of the registered quant equals `modelfs estimate` of
+ * its files.
  * One estimate walks the layers once: O(n_layer), no allocation, well
  * under a microsecond per layer.
  */
@@ -199,7 +208,7 @@ static uint64_t vram_ceil_mib(uint64_t bytes)
 MF_PRINTF(2, 3)
 static void vram_warn(struct vram_estimate *e, const char *fmt, ...)
 {
-	char buf[VRAM_WARNING_BYTES];
+	char buf[VRAM_WARNING_BYTES] = "";
 	va_list ap;
 	size_t i;
 
@@ -738,51 +747,86 @@ static bool vram_tensor_is_input(const char *name)
 	return false;
 }
 
-/* Adds g's tensors to m: blk.N.* to block N (the output layer past the
+/* Adds one tensor to m: blk.N.* to block N (the output layer past the
  * last block), llama-arch.cpp's input-layer tensors to the input, the
  * rope frequency tables (created once, with block 0) to block 0, anything
  * else to the output layer. */
-static void vram_model_add_tensors(struct vram_model *m, const struct gguf *g, uint64_t *token_embd,
-				   bool *has_output)
+static void vram_model_add_tensor(struct vram_model *m, const char *name, uint64_t size_bytes,
+				  uint64_t *token_embd, bool *has_output)
 {
-	size_t i, n = gguf_tensor_count(g);
-	long blk;
+	long blk = vram_tensor_block(name);
 
-	for (i = 0; i < n; i++) {
-		const struct gguf_tensor_info *t = gguf_tensor(g, i);
-
-		blk = vram_tensor_block(t->name);
-		if (blk >= 0 && (size_t)blk < m->n_layers) {
-			m->layer_bytes[blk] = vram_add(m->layer_bytes[blk], t->size_bytes);
-			if (strstr(t->name, "_exps."))
-				m->layer_expert_bytes[blk] = vram_add(m->layer_expert_bytes[blk], t->size_bytes);
-		} else if (blk < 0 && vram_tensor_is_input(t->name)) {
-			m->input_bytes = vram_add(m->input_bytes, t->size_bytes);
-			if (strcmp(t->name, "token_embd.weight") == 0)
-				*token_embd = t->size_bytes;
-		} else if (blk < 0 && strncmp(t->name, "rope_", 5) == 0 && m->n_layers) {
-			m->layer_bytes[0] = vram_add(m->layer_bytes[0], t->size_bytes);
-		} else {
-			m->output_bytes = vram_add(m->output_bytes, t->size_bytes);
-			if (strcmp(t->name, "output.weight") == 0) {
-				m->output_matrix_bytes = t->size_bytes;
-				*has_output = true;
-			}
+	if (blk >= 0 && (size_t)blk < m->n_layers) {
+		m->layer_bytes[blk] = vram_add(m->layer_bytes[blk], size_bytes);
+		if (strstr(name, "_exps."))
+			m->layer_expert_bytes[blk] = vram_add(m->layer_expert_bytes[blk], size_bytes);
+	} else if (blk < 0 && vram_tensor_is_input(name)) {
+		m->input_bytes = vram_add(m->input_bytes, size_bytes);
+		if (strcmp(name, "token_embd.weight") == 0)
+			*token_embd = size_bytes;
+	} else if (blk < 0 && strncmp(name, "rope_", 5) == 0 && m->n_layers) {
+		m->layer_bytes[0] = vram_add(m->layer_bytes[0], size_bytes);
+	} else {
+		m->output_bytes = vram_add(m->output_bytes, size_bytes);
+		if (strcmp(name, "output.weight") == 0) {
+			m->output_matrix_bytes = size_bytes;
+			*has_output = true;
 		}
 	}
 }
 
-int vram_model_from_gguf(struct vram_model *m, const struct arch *a, const struct gguf *g,
-			 struct diag *d)
+/* A source of tensors: a parsed header or a tensor list. */
+struct vram_tensors {
+	const struct gguf *g;
+	const struct vram_tensor_list *l;
+};
+
+static size_t vram_tensors_count(const struct vram_tensors *t)
 {
-	size_t i, n = gguf_tensor_count(g), n_layers = a->num_layers;
-	uint64_t token_embd = 0, fsize;
+	return t->g ? gguf_tensor_count(t->g) : t->l->n;
+}
+
+/* Tensor i's name and bytes; *cursor walks the list's names in order. */
+static const char *vram_tensors_get(const struct vram_tensors *t, size_t i, size_t *cursor,
+				    uint64_t *size_bytes)
+{
+	const char *name;
+
+	if (t->g) {
+		*size_bytes = gguf_tensor(t->g, i)->size_bytes;
+		return gguf_tensor(t->g, i)->name;
+	}
+	name = t->l->names + *cursor;
+	*cursor += strlen(name) + 1;
+	*size_bytes = t->l->size_bytes[i];
+	return name;
+}
+
+static void vram_model_add_tensors(struct vram_model *m, const struct vram_tensors *t, uint64_t *token_embd,
+				   bool *has_output)
+{
+	size_t i, cursor = 0, n = vram_tensors_count(t);
+	uint64_t size;
+	const char *name;
+
+	for (i = 0; i < n; i++) {
+		name = vram_tensors_get(t, i, &cursor, &size);
+		vram_model_add_tensor(m, name, size, token_embd, has_output);
+	}
+}
+
+/* vram_model_from_gguf on any source of tensors; file_bytes left 0. */
+static int vram_model_from_tensors(struct vram_model *m, const struct arch *a, const struct vram_tensors *t,
+				   struct diag *d)
+{
+	size_t i, cursor = 0, n = vram_tensors_count(t), n_layers = a->num_layers;
+	uint64_t token_embd = 0, size;
 	bool has_output = false;
 	long blk;
 	int rc;
 
 	for (i = 0; i < n; i++) {
-		blk = vram_tensor_block(gguf_tensor(g, i)->name);
+		blk = vram_tensor_block(vram_tensors_get(t, i, &cursor, &size));
 		if (blk >= 0 && (size_t)blk + 1 > n_layers)
 			n_layers = (size_t)blk + 1;
 	}
@@ -792,10 +836,36 @@ int vram_model_from_gguf(struct vram_model *m, const struct arch *a, const struc
 	if (rc)
 		return rc;
 	m->source = VRAM_SRC_GGUF;
-	vram_model_add_tensors(m, g, &token_embd, &has_output);
+	vram_model_add_tensors(m, t, &token_embd, &has_output);
 	m->output_tied = !has_output;
 	if (m->output_tied)
 		m->output_matrix_bytes = token_embd;
+	return 0;
+}
+
+/* vram_model_add_gguf on any source of tensors. */
+static void vram_model_add_more(struct vram_model *m, const struct vram_tensors *t)
+{
+	uint64_t token_embd = 0;
+	bool has_output = false;
+
+	vram_model_add_tensors(m, t, &token_embd, &has_output);
+	if (has_output)
+		m->output_tied = false;
+	else if (m->output_tied && token_embd)
+		m->output_matrix_bytes = token_embd;
+}
+
+int vram_model_from_gguf(struct vram_model *m, const struct arch *a, const struct gguf *g,
+			 struct diag *d)
+{
+	struct vram_tensors t = { .g = g };
+	uint64_t fsize;
+	int rc;
+
+	rc = vram_model_from_tensors(m, a, &t, d);
+	if (rc)
+		return rc;
 	fsize = gguf_file_size(g);
 	m->file_bytes = fsize == UINT64_MAX ? 0 : fsize;
 	return 0;
@@ -803,17 +873,303 @@ int vram_model_from_gguf(struct vram_model *m, const struct arch *a, const struc
 
 int vram_model_add_gguf(struct vram_model *m, const struct gguf *g)
 {
-	uint64_t token_embd = 0, fsize = gguf_file_size(g);
-	bool has_output = false;
+	struct vram_tensors t = { .g = g };
+	uint64_t fsize = gguf_file_size(g);
 
-	vram_model_add_tensors(m, g, &token_embd, &has_output);
-	if (has_output)
-		m->output_tied = false;
-	else if (m->output_tied && token_embd)
-		m->output_matrix_bytes = token_embd;
+	vram_model_add_more(m, &t);
 	if (fsize != UINT64_MAX && m->file_bytes)
 		m->file_bytes = vram_add(m->file_bytes, fsize);
 	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Tensor lists and weights layouts
+ * ------------------------------------------------------------------------ */
+
+void vram_tensor_list_release(struct vram_tensor_list *l)
+{
+	if (!l)
+		return;
+	free(l->names);
+	free(l->size_bytes);
+	memset(l, 0, sizeof(*l));
+}
+
+int vram_tensor_list_from_gguf(struct vram_tensor_list *l, const struct gguf *g)
+{
+	size_t i, n = gguf_tensor_count(g), bytes = 0, len, at = 0;
+
+	memset(l, 0, sizeof(*l));
+	for (i = 0; i < n; i++)
+		bytes += strlen(gguf_tensor(g, i)->name) + 1;
+	l->names = malloc(bytes ? bytes : 1);
+	l->size_bytes = calloc(n ? n : 1, sizeof(*l->size_bytes));
+	if (!l->names || !l->size_bytes) {
+		vram_tensor_list_release(l);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		const struct gguf_tensor_info *t = gguf_tensor(g, i);
+
+		len = strlen(t->name) + 1;
+		memcpy(l->names + at, t->name, len);
+		at += len;
+		l->size_bytes[i] = t->size_bytes;
+	}
+	l->n = n;
+	return 0;
+}
+
+int vram_model_from_tensor_list(struct vram_model *m, const struct arch *a,
+				const struct vram_tensor_list *l, struct diag *d)
+{
+	struct vram_tensors t = { .l = l };
+
+	return vram_model_from_tensors(m, a, &t, d);
+}
+
+int vram_model_add_tensor_list(struct vram_model *m, const struct vram_tensor_list *l)
+{
+	struct vram_tensors t = { .l = l };
+
+	vram_model_add_more(m, &t);
+	return 0;
+}
+
+/*
+ * The layout's bytes, all integers as LEB128 varints (7 bits a byte, low
+ * first, at most 10 bytes, at most INT64_MAX):
+ *
+ *   version (one byte, VRAM_LAYOUT_VERSION), flags (bit 0: output tied),
+ *   n_layers, input_bytes, output_bytes, output_matrix_bytes, mmproj_bytes,
+ *   n_sizes, then n_sizes pairs (layer_bytes, expert_bytes <= layer_bytes),
+ *   then runs (count >= 1, index < n_sizes) covering the n_layers blocks.
+ *
+ * Quantization mixes give blocks a handful of sizes (llama-quant.cpp
+ * raises attn_v and ffn_down in some blocks), so the sizes are stored
+ * once; a 70B Q4_K_M of 80 blocks has 3 to 4 of them in some 40 runs.
+ */
+#define VRAM_LAYOUT_TIED        0x1u
+#define VRAM_LAYOUT_FLAGS       VRAM_LAYOUT_TIED
+#define VRAM_VARINT_MAX_BYTES   10
+#define VRAM_LAYOUT_SMALL_SIZES 64           /* distinct block sizes decoded without malloc */
+
+struct vram_cursor {
+	const unsigned char *p;
+	size_t len, at;
+};
+
+static void vram_put_varint(unsigned char *buf, size_t *at, uint64_t v)
+{
+	while (v >= 0x80) {
+		buf[(*at)++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	buf[(*at)++] = (unsigned char)v;
+}
+
+/* Reads one varint <= max; -EBADMSG with d naming what on failure. */
+static int vram_get_varint(struct vram_cursor *c, uint64_t max, uint64_t *out, const char *what,
+			   struct diag *d)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+	size_t i;
+
+	for (i = 0; i < VRAM_VARINT_MAX_BYTES; i++) {
+		unsigned char b;
+
+		if (c->at + i >= c->len)
+			return diag_fail(d, -EBADMSG, "weights layout ends inside %s at byte %zu", what, c->at + i);
+		b = c->p[c->at + i];
+		if (shift == 63 && (b & 0x7e))
+			break;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+		if (!(b & 0x80)) {
+			if (i > 0 && b == 0)
+				return diag_fail(d, -EBADMSG, "weights layout has an overlong %s at byte %zu",
+						 what, c->at);
+			if (v > max)
+				return diag_fail(d, -EBADMSG, "weights layout's %s %llu at byte %zu is over %llu",
+						 what, (unsigned long long)v, c->at, (unsigned long long)max);
+			c->at += i + 1;
+			*out = v;
+			return 0;
+		}
+	}
+	return diag_fail(d, -EBADMSG, "weights layout's %s at byte %zu does not fit 64 bits", what, c->at);
+}
+
+/* Index in sizes[0..n) of block il's (layer, expert) pair, or n. */
+static size_t vram_layout_find(const struct vram_model *m, const size_t *first, size_t n, size_t il)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (m->layer_bytes[first[k]] == m->layer_bytes[il] &&
+		    m->layer_expert_bytes[first[k]] == m->layer_expert_bytes[il])
+			return k;
+	return n;
+}
+
+int vram_layout_encode(const struct vram_model *m, unsigned char **out, size_t *len_out)
+{
+	size_t *first = NULL, *index = NULL, n_sizes = 0, il, run, at = 0, cap;
+	unsigned char *buf;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	*len_out = 0;
+	if (m->source != VRAM_SRC_GGUF || m->n_layers > ARCH_MAX_LAYERS || m->input_bytes > INT64_MAX ||
+	    m->output_bytes > INT64_MAX || m->output_matrix_bytes > INT64_MAX ||
+	    m->mmproj_file_bytes > INT64_MAX)
+		return -EINVAL;
+	for (il = 0; il < m->n_layers; il++)
+		if (m->layer_bytes[il] > INT64_MAX || m->layer_expert_bytes[il] > m->layer_bytes[il])
+			return -EINVAL;
+	cap = 1 + 7 * VRAM_VARINT_MAX_BYTES + m->n_layers * 4 * VRAM_VARINT_MAX_BYTES;
+	buf = malloc(cap);
+	first = calloc(m->n_layers ? m->n_layers : 1, sizeof(*first));
+	index = calloc(m->n_layers ? m->n_layers : 1, sizeof(*index));
+	if (!buf || !first || !index)
+		goto out_free;
+	for (il = 0; il < m->n_layers; il++) {
+		index[il] = vram_layout_find(m, first, n_sizes, il);
+		if (index[il] == n_sizes)
+			first[n_sizes++] = il;
+	}
+	buf[at++] = VRAM_LAYOUT_VERSION;
+	vram_put_varint(buf, &at, m->output_tied ? VRAM_LAYOUT_TIED : 0);
+	vram_put_varint(buf, &at, m->n_layers);
+	vram_put_varint(buf, &at, m->input_bytes);
+	vram_put_varint(buf, &at, m->output_bytes);
+	vram_put_varint(buf, &at, m->output_matrix_bytes);
+	vram_put_varint(buf, &at, m->mmproj_file_bytes);
+	vram_put_varint(buf, &at, n_sizes);
+	for (il = 0; il < n_sizes; il++) {
+		vram_put_varint(buf, &at, m->layer_bytes[first[il]]);
+		vram_put_varint(buf, &at, m->layer_expert_bytes[first[il]]);
+	}
+	for (il = 0; il < m->n_layers; il += run) {
+		for (run = 1; il + run < m->n_layers && index[il + run] == index[il]; run++)
+			;
+		vram_put_varint(buf, &at, run);
+		vram_put_varint(buf, &at, index[il]);
+	}
+	*out = buf;
+	*len_out = at;
+	buf = NULL;
+	rc = 0;
+out_free:
+	free(buf);
+	free(first);
+	free(index);
+	return rc;
+}
+
+/* Checks a layout and, when m is not NULL, reads it into m, whose arrays
+ * the caller allocated for the layout's block count. */
+static int vram_layout_read(const unsigned char *layout, size_t len, struct vram_model *m,
+			    struct diag *d)
+{
+	struct vram_cursor c = { .p = layout, .len = len };
+	uint64_t flags, n_layers, v[4], n_sizes, run, idx, lb, eb, done = 0;
+	uint64_t small[2 * VRAM_LAYOUT_SMALL_SIZES], *sizes = small;
+	size_t i;
+	int rc;
+
+	if (!layout || len == 0)
+		return diag_fail(d, -EBADMSG, "weights layout is empty");
+	if (len > VRAM_LAYOUT_MAX_BYTES)
+		return diag_fail(d, -EBADMSG, "weights layout of %zu bytes is over the %u-byte limit", len,
+				 VRAM_LAYOUT_MAX_BYTES);
+	if (layout[0] != VRAM_LAYOUT_VERSION)
+		return diag_fail(d, -EBADMSG, "weights layout has version %u, not %u; re-register the model",
+				 layout[0], VRAM_LAYOUT_VERSION);
+	c.at = 1;
+	rc = vram_get_varint(&c, VRAM_LAYOUT_FLAGS, &flags, "flags", d);
+	if (!rc)
+		rc = vram_get_varint(&c, ARCH_MAX_LAYERS, &n_layers, "block count", d);
+	for (i = 0; i < 4 && !rc; i++)
+		rc = vram_get_varint(&c, INT64_MAX, &v[i], "size", d);
+	if (!rc)
+		rc = vram_get_varint(&c, n_layers, &n_sizes, "count of block sizes", d);
+	if (rc)
+		return rc;
+	if (!n_sizes != !n_layers)
+		return diag_fail(d, -EBADMSG, "weights layout has %llu blocks but %llu block sizes",
+				 (unsigned long long)n_layers, (unsigned long long)n_sizes);
+	if (m && n_layers != m->n_layers)
+		return diag_fail(d, -EBADMSG, "weights layout changed while read");
+	if (n_sizes > VRAM_LAYOUT_SMALL_SIZES) {
+		sizes = calloc(2 * n_sizes, sizeof(*sizes));
+		if (!sizes)
+			return -ENOMEM;
+	}
+	for (i = 0; i < n_sizes && !rc; i++) {
+		rc = vram_get_varint(&c, INT64_MAX, &lb, "block size", d);
+		if (!rc)
+			rc = vram_get_varint(&c, lb, &eb, "expert size", d);
+		sizes[2 * i] = lb;
+		sizes[2 * i + 1] = eb;
+	}
+	while (!rc && done < n_layers) {
+		rc = vram_get_varint(&c, n_layers - done, &run, "run length", d);
+		if (!rc && run == 0)
+			rc = diag_fail(d, -EBADMSG, "weights layout has an empty run at byte %zu", c.at - 1);
+		if (!rc)
+			rc = vram_get_varint(&c, n_sizes - 1, &idx, "block size index", d);
+		for (i = 0; !rc && m && i < run; i++) {
+			m->layer_bytes[done + i] = sizes[2 * idx];
+			m->layer_expert_bytes[done + i] = sizes[2 * idx + 1];
+		}
+		done += rc ? 0 : run;
+	}
+	if (sizes != small)
+		free(sizes);
+	if (rc)
+		return rc;
+	if (c.at != len)
+		return diag_fail(d, -EBADMSG, "weights layout has %zu bytes left over", len - c.at);
+	if (m) {
+		m->output_tied = flags & VRAM_LAYOUT_TIED;
+		m->input_bytes = v[0];
+		m->output_bytes = v[1];
+		m->output_matrix_bytes = v[2];
+		m->mmproj_file_bytes = v[3];
+	}
+	return 0;
+}
+
+int vram_layout_check(const unsigned char *layout, size_t len, struct diag *d)
+{
+	return vram_layout_read(layout, len, NULL, d);
+}
+
+int vram_model_from_layout(struct vram_model *m, const struct arch *a, const unsigned char *layout,
+			   size_t len, struct diag *d)
+{
+	struct vram_cursor c = { .p = layout, .len = len, .at = 1 };
+	uint64_t flags, n_layers;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	arch_init(&m->arch);
+	if (!layout || len == 0 || len > VRAM_LAYOUT_MAX_BYTES || layout[0] != VRAM_LAYOUT_VERSION)
+		return vram_layout_check(layout, len, d);
+	rc = vram_get_varint(&c, VRAM_LAYOUT_FLAGS, &flags, "flags", d);
+	if (!rc)
+		rc = vram_get_varint(&c, ARCH_MAX_LAYERS, &n_layers, "block count", d);
+	if (!rc)
+		rc = vram_model_alloc(m, a, (size_t)n_layers);
+	if (!rc) {
+		m->source = VRAM_SRC_GGUF;
+		rc = vram_layout_read(layout, len, m, d);
+		if (rc)
+			vram_model_release(m);
+	}
+	return rc;
 }
 
 /* Parameters of block il, for spreading a file size over the layers (the
@@ -1364,7 +1720,9 @@ static int vram_at(const struct vram_model *m, const struct vram_params *base, u
 
 /* Decode speed: every token reads the active weights and the KV cache once
  * (SPEC §5 est_tg_tokens_per_s), the GPU part at the GPU's bandwidth and
- * the rest at the RAM's. */
+ * the rest at the RAM's; times hw->tg_efficiency, the share of that
+ * ceiling this machine's benchmarks reached (bench_efficiency), when it
+ * has been calibrated. */
 static bool vram_tg(const struct vram_estimate *e, const struct hw_profile *hw, double *tps)
 {
 	double t = 0;
@@ -1384,7 +1742,14 @@ static bool vram_tg(const struct vram_estimate *e, const struct hw_profile *hw, 
 	if (!(t > 0))
 		return false;
 	*tps = 1.0 / t;
+	if (hw->tg_efficiency > 0 && isfinite(hw->tg_efficiency))
+		*tps *= hw->tg_efficiency;
 	return true;
+}
+
+bool vram_estimate_tg(const struct vram_estimate *e, const struct hw_profile *hw, double *tps_out)
+{
+	return vram_tg(e, hw, tps_out);
 }
 
 static int vram_max_ctx(const struct vram_model *m, const struct vram_params *p, uint64_t limit,
@@ -1797,15 +2162,22 @@ int vram_model_from_variant(struct vram_model *m, const struct model_variant *v,
 		exact = true;
 	else
 		model = q->size_bytes;
-	if (!model)
+	if (!model && !q->weights_layout)
 		return diag_fail(d, -ENODATA, "size of %s/%s/%s is unknown; refresh it", v->family, v->variant,
 				 q->name);
 	arch_init(&a);
 	rc = arch_from_json(v->arch_json, strlen(v->arch_json), ARCH_SRC_CATALOG, &a, d);
-	if (rc == 0)
+	if (rc == 0 && q->weights_layout) {
+		rc = vram_model_from_layout(m, &a, q->weights_layout, q->weights_layout_bytes, d);
+		if (rc == 0) {
+			m->file_bytes = model;
+			if (!m->mmproj_file_bytes)
+				m->mmproj_file_bytes = mmproj;
+		}
+	} else if (rc == 0) {
 		vram_guess_tied(&a, v);
-	if (rc == 0)
 		rc = vram_model_from_size(m, &a, model, exact ? VRAM_SRC_FILE_SIZE : VRAM_SRC_CATALOG, mmproj, d);
+	}
 	arch_release(&a);
 	return rc;
 }
@@ -1835,6 +2207,22 @@ int vram_estimate_quant(const struct model_variant *v, const struct model_quant 
 		rc = vram_estimate(&m, p, out, d);
 	vram_model_release(&m);
 	return rc;
+}
+
+int vram_tg_quant(const struct model_variant *v, const struct model_quant *q,
+		  const struct vram_params *p, const struct hw_profile *hw, double *tps_out,
+		  struct diag *d)
+{
+	struct vram_estimate e;
+	int rc;
+
+	rc = vram_estimate_quant(v, q, p, &e, d);
+	if (rc)
+		return rc;
+	if (!vram_estimate_tg(&e, hw, tps_out))
+		return diag_fail(d, -ENODATA, "decode speed: the hardware profile gives no %s bandwidth; set it "
+				 "in .control/hardware", e.gpu_read_bytes ? "GPU" : "RAM");
+	return 0;
 }
 
 struct vram_pick {
@@ -1873,6 +2261,20 @@ static int vram_pick_cmp(const void *pa, const void *pb)
 	if (!c)
 		c = strcmp(a->v->variant, b->v->variant);
 	return c ? c : strcmp(a->q->name, b->q->name);
+}
+
+/* A quant a benchmark has measured ranks (and shows) by its latest tested
+ * run's decode speed rather than the estimate: measured numbers win where
+ * present (issue 7).  That run may have used another context than this
+ * recommend@'s; decode speed moves little with it at these sizes. */
+static void vram_pick_measured(struct vram_pick *k)
+{
+	const struct bench_run *t = bench_latest_tested(k->q);
+
+	if (t && t->m.has_tg && t->m.tg_tokens_per_s > 0 && isfinite(t->m.tg_tokens_per_s)) {
+		k->tg_known = true;
+		k->tg = t->m.tg_tokens_per_s;
+	}
 }
 
 /* Judges every quant of s against the VRAM limit: picks (nullable) get
@@ -1920,6 +2322,7 @@ static int vram_judge_all(const struct registry_snapshot *s, const struct vram_p
 				k->bpw = mq->bits_per_weight;
 				k->tg_known = f->tg_known;
 				k->tg = f->est_tg_tokens_per_s;
+				vram_pick_measured(k);
 				k->full_bytes = f->fits == VRAM_FITS_FULL ? f->gpu_bytes : 0;
 				if (f->fits != VRAM_FITS_FULL && vram_at(&m, &q, VRAM_NGL_ALL, 0, &e, NULL) == 0)
 					k->full_bytes = e.total_bytes;

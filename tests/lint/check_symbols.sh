@@ -3,7 +3,7 @@
 # the module's reserved prefixes (STYLE §2).
 #
 #   core       registry_ catalog_ gguf_ ggml_ hfcfg_ arch_ vram_ fit_ parse_ sbuf_
-#              reader_ diag_ log_ hw_ render_ (catalog_builtin_ for the embedded data)
+#              reader_ diag_ log_ hw_ render_ bench_ (catalog_builtin_ for the embedded data)
 #   mountopts  mountopts_
 #   cache      cache_ blob_ hub_ job_
 #   fs         fs_ tree_ ctl_ cli_
@@ -18,7 +18,7 @@ build=${1:?usage: check_symbols.sh BUILD_DIR}
 nm=${NM:-nm}
 
 declare -A prefixes=(
-	[core]="registry_ catalog_ gguf_ ggml_ hfcfg_ arch_ vram_ fit_ parse_ sbuf_ reader_ diag_ log_ hw_ render_"
+	[core]="registry_ catalog_ gguf_ ggml_ hfcfg_ arch_ vram_ fit_ parse_ sbuf_ reader_ diag_ log_ hw_ render_ bench_"
 	[mountopts]="mountopts_"
 	[cache]="cache_ blob_ hub_ job_"
 	[fs]="fs_ tree_ ctl_ cli_"

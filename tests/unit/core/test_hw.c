@@ -1,7 +1,10 @@
 /*
  * test_hw.c - the hardware profile: KEY=VALUE lines, units, clearing, the
  * all-or-nothing rule of multi-line writes, a table of hostile lines that
- * must change nothing, the exact rendering, and /proc/meminfo.
+ * must change nothing, the exact rendering, and /proc/meminfo; nvidia-smi's
+ * CSV line (and a hostile table that must change nothing), the table of
+ * known bandwidths (longest match on word boundaries, laptop parts
+ * unknown), and tg_efficiency staying out of the text.
  */
 #include "core.h"
 
@@ -265,6 +268,169 @@ static void test_meminfo(void **state)
 	assert_true(hw.ram_mib == 64226);
 }
 
+static void test_nvidia_smi(void **state)
+{
+	struct hw_profile hw;
+
+	memset(&hw, 0, sizeof(hw));
+	assert_int_equal(hw_parse_nvidia_smi(&hw, "NVIDIA GeForce RTX 4090, 24564\n"), 0);
+	assert_string_equal(hw.gpu_name, "NVIDIA GeForce RTX 4090");
+	assert_true(hw.gpu_vram_mib == 24564);
+	assert_true(hw.gpu_bandwidth_gbps == 1008);
+
+	/* the first GPU of several; blanks and a unit tolerated */
+	memset(&hw, 0, sizeof(hw));
+	assert_int_equal(hw_parse_nvidia_smi(&hw, "  Tesla T4 ,  15360 MiB\r\nNVIDIA A100-SXM4-80GB, 81920\n"), 0);
+	assert_string_equal(hw.gpu_name, "Tesla T4");
+	assert_true(hw.gpu_vram_mib == 15360);
+	assert_true(hw.gpu_bandwidth_gbps == 320);
+
+	/* a bandwidth already known (an option) is kept; an unknown GPU leaves 0 */
+	memset(&hw, 0, sizeof(hw));
+	hw.gpu_bandwidth_gbps = 900;
+	assert_int_equal(hw_parse_nvidia_smi(&hw, "NVIDIA GeForce RTX 4090, 24564"), 0);
+	assert_true(hw.gpu_bandwidth_gbps == 900);
+	memset(&hw, 0, sizeof(hw));
+	assert_int_equal(hw_parse_nvidia_smi(&hw, "NVIDIA Imaginary X1, 8192"), 0);
+	assert_string_equal(hw.gpu_name, "NVIDIA Imaginary X1");
+	assert_true(hw.gpu_bandwidth_gbps == 0);
+}
+
+static void test_nvidia_smi_hostile(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"\n",
+		"No devices were found",
+		"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.",
+		", 24564",
+		"   , 24564",
+		"NVIDIA GeForce RTX 4090,",
+		"NVIDIA GeForce RTX 4090, [N/A]",
+		"NVIDIA GeForce RTX 4090, 0",
+		"NVIDIA GeForce RTX 4090, -5",
+		"NVIDIA GeForce RTX 4090, 24.5",
+		"NVIDIA GeForce RTX 4090, 24564, 550.54.14",
+		"NVIDIA GeForce RTX 4090, 99999999999999999999999",
+		"NVIDIA GeForce RTX 4090, 9223372036854775808",
+		"NVIDIA \x01 RTX, 24564",
+		"NVIDIA \xff RTX, 24564",
+		"\nNVIDIA GeForce RTX 4090, 24564",
+		"name, MiB",
+	};
+	struct hw_profile hw, before;
+	char longname[300];
+	size_t i;
+
+	memset(&before, 0, sizeof(before));
+	memcpy(before.gpu_name, "kept", 5);
+	before.gpu_vram_mib = 7;
+	before.tg_efficiency = 0.5;
+	for (i = 0; i < N_ELEMS(bad); i++) {
+		hw = before;
+		if (hw_parse_nvidia_smi(&hw, bad[i]) != -EINVAL)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_memory_equal(&hw, &before, sizeof(hw));
+	}
+	memset(longname, 'A', 200);
+	memcpy(longname + 200, ", 1024", 7);
+	hw = before;
+	assert_int_equal(hw_parse_nvidia_smi(&hw, longname), -EINVAL);
+	assert_memory_equal(&hw, &before, sizeof(hw));
+	assert_int_equal(hw_parse_nvidia_smi(&hw, NULL), -EINVAL);
+	assert_int_equal(hw_parse_nvidia_smi(NULL, "RTX 4090, 1"), -EINVAL);
+}
+
+static void test_known_bandwidth(void **state)
+{
+	static const struct {
+		const char *name;
+		double gbps;
+	} cases[] = {
+		{ "NVIDIA GeForce RTX 4090", 1008 },
+		{ "NVIDIA GeForce RTX 4090 D", 1008 },
+		{ "nvidia geforce rtx 4090", 1008 },
+		{ "NVIDIA GeForce RTX 4070", 504 },
+		{ "NVIDIA GeForce RTX 4070 Ti", 504 },
+		{ "NVIDIA GeForce RTX 4070 Ti SUPER", 672 },
+		{ "NVIDIA GeForce RTX 4080", 716.8 },
+		{ "NVIDIA GeForce RTX 4080 SUPER", 736 },
+		{ "NVIDIA GeForce RTX 4060 Ti", 288 },
+		{ "NVIDIA GeForce RTX 3060", 360 },
+		{ "NVIDIA GeForce RTX 3060 Ti", 448 },
+		{ "NVIDIA GeForce RTX 3090 Ti", 1008 },
+		{ "NVIDIA GeForce RTX 3090", 936 },
+		{ "NVIDIA GeForce RTX 2080 Ti", 616 },
+		{ "NVIDIA GeForce RTX 2080 SUPER", 496 },
+		{ "NVIDIA GeForce RTX 5090", 1792 },
+		{ "NVIDIA GeForce RTX 5070 Ti", 896 },
+		{ "NVIDIA GeForce RTX 5060", 448 },
+		{ "Tesla T4", 320 },
+		{ "NVIDIA T400 4GB", 0 },
+		{ "NVIDIA T4000", 0 },
+		{ "Tesla V100-SXM2-16GB", 900 },
+		{ "Tesla V100S-PCIE-32GB", 1134 },
+		{ "NVIDIA A10", 600 },
+		{ "NVIDIA A10G", 600 },
+		{ "NVIDIA A100-SXM4-40GB", 1555 },
+		{ "NVIDIA A100-PCIE-40GB", 1555 },
+		{ "NVIDIA A100-SXM4-80GB", 2039 },
+		{ "NVIDIA A100 80GB PCIe", 1935 },
+		{ "NVIDIA H100 PCIe", 2000 },
+		{ "NVIDIA H100 80GB HBM3", 3350 },
+		{ "NVIDIA H100 NVL", 3900 },
+		{ "NVIDIA L4", 300 },
+		{ "NVIDIA L40S", 864 },
+		{ "NVIDIA RTX A6000", 768 },
+		{ "NVIDIA RTX 6000 Ada Generation", 960 },
+		{ "AMD Radeon RX 7900 XTX", 960 },
+		{ "AMD Radeon RX 7900 XT", 800 },
+		{ "AMD Instinct MI250X", 3276.8 },
+		{ "AMD Instinct MI250X/MI250", 3276.8 },
+		{ "AMD Instinct MI300X", 5300 },
+		{ "Apple M1", 68.25 },
+		{ "Apple M1 Ultra", 800 },
+		{ "Apple M2 Max", 400 },
+		{ "Apple M3 Pro", 150 },
+		{ "Apple M3 Ultra", 819 },
+		{ "apple m4 pro", 273 },
+		{ "M4 Max", 546 },
+		{ "NVIDIA GeForce RTX 4090 Laptop GPU", 0 },
+		{ "NVIDIA GeForce RTX 3060 Mobile", 0 },
+		{ "NVIDIA GeForce RTX 2080 with Max-Q Design", 0 },
+		{ "NVIDIA GeForce RTX 40900", 0 },
+		{ "XRTX 4090", 0 },
+		{ "NVIDIA Imaginary X1", 0 },
+		{ "", 0 },
+		{ "--- ---", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < N_ELEMS(cases); i++)
+		if (hw_known_bandwidth(cases[i].name) != cases[i].gbps)
+			fail_msg("'%s': %g, want %g", cases[i].name, hw_known_bandwidth(cases[i].name),
+				 cases[i].gbps);
+	assert_true(hw_known_bandwidth(NULL) == 0);
+}
+
+/* tg_efficiency is derived: never rendered, never set by a write. */
+static void test_efficiency_not_text(void **state)
+{
+	struct hw_profile hw;
+	char *text;
+
+	memset(&hw, 0, sizeof(hw));
+	hw.tg_efficiency = 0.625;
+	assert_int_equal(hw_apply_text(&hw, "gpu_name=x\ngpu_vram_mib=1\n", 26, NULL), 0);
+	assert_true(hw.tg_efficiency == 0.625);
+	text = render(&hw);
+	assert_null(strstr(text, "efficiency"));
+	assert_null(strstr(text, "0.625"));
+	free(text);
+	assert_int_equal(hw_apply_line(&hw, "tg_efficiency=0.9", NULL), -EINVAL);
+	assert_true(hw.tg_efficiency == 0.625);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +442,10 @@ int main(void)
 		cmocka_unit_test(test_long_line_in_text),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_meminfo),
+		cmocka_unit_test(test_nvidia_smi),
+		cmocka_unit_test(test_nvidia_smi_hostile),
+		cmocka_unit_test(test_known_bandwidth),
+		cmocka_unit_test(test_efficiency_not_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

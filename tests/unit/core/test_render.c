@@ -5,14 +5,23 @@
  * jansson and checked value by value (and key order, which is part of the
  * format); TSV rows are split and checked column by column.  Unknown values
  * must come out null, absent or empty, never invented.
+ *
+ * Benchmarks (issue 7): runs are attached to hand-built quants and every
+ * output that shows them is checked as exact text (models.tsv rows,
+ * status, compare.tsv) or, for the JSON files whose run objects are
+ * core/bench.c's, against bench_run_to_json() of the run expected there.
+ * recommend@ ranking by measured speed and the calibrated efficiency are
+ * checked here too, as they change what these files show.
  */
 #include "core.h"
 
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,10 +43,11 @@ static struct model_file files_q8[] = {
 };
 
 static struct model_quant quants[] = {
-	{ (char *)"q4_k_m", (char *)"Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf", 4920739232ull, true, 4.89, 0,
-	  files_q4, 1 },
-	{ (char *)"q8_0", (char *)"Meta-Llama-3.1-8B-Instruct-Q8_0-00001-of-00002.gguf", 0, false, 0, 0,
-	  files_q8, 2 },
+	{ .name = (char *)"q4_k_m", .file_pattern = (char *)"Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf",
+	  .size_bytes = 4920739232ull, .size_exact = true, .bits_per_weight = 4.89, .files = files_q4,
+	  .n_files = 1 },
+	{ .name = (char *)"q8_0", .file_pattern = (char *)"Meta-Llama-3.1-8B-Instruct-Q8_0-00001-of-00002.gguf",
+	  .files = files_q8, .n_files = 2 },
 };
 
 static void fill_variant(struct model_variant *v)
@@ -63,7 +73,7 @@ static void fill_variant(struct model_variant *v)
 static void fill_bare(struct model_variant *v)
 {
 	static struct model_quant bare_quants[] = {
-		{ (char *)"f16", NULL, 0, false, 0, 0, NULL, 0 },
+		{ .name = (char *)"f16" },
 	};
 
 	memset(v, 0, sizeof(*v));
@@ -633,6 +643,494 @@ static void test_quality_stars(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------------
+ * Benchmarks
+ * ------------------------------------------------------------------------ */
+
+static char *bench_argv[] = { (char *)"llama-bench", (char *)"-m", (char *)"/cache/model.gguf",
+			      (char *)"-o", (char *)"json", NULL };
+
+/* A run of the given state at time t; tested ones measured tg and pp. */
+static void fill_run(struct bench_run *r, enum bench_status st, int64_t t, double tg, double pp)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = t;
+	r->status = st;
+	r->queued = t;
+	r->started = st == BENCH_QUEUED ? 0 : t + 1;
+	r->finished = st == BENCH_TESTED || st == BENCH_FAILED ? t + 60 : 0;
+	snprintf(r->hw.gpu_name, sizeof(r->hw.gpu_name), "NVIDIA GeForce RTX 4090");
+	r->hw.gpu_vram_mib = 24564;
+	r->hw.gpu_bandwidth_gbps = 1008;
+	r->argv = bench_argv;
+	r->ctx_tokens = 8192;
+	r->ngl = UINT32_MAX;
+	r->peak_vram_mib = -1;
+	r->estimate_vram_mib = 5821;
+	if (st == BENCH_TESTED) {
+		r->m.has_tg = tg >= 0;
+		r->m.tg_tokens_per_s = tg;
+		r->m.has_pp = pp >= 0;
+		r->m.pp_tokens_per_s = pp;
+		r->m.n_prompt = 512;
+		r->m.n_gen = 128;
+		r->peak_rss_mib = 6100;
+		r->peak_vram_mib = 5900;
+		r->raw = (char *)"[]";
+	}
+	if (st == BENCH_FAILED)
+		r->error = (char *)"'llama-bench' not found; install llama.cpp\nor set bench_cmd";
+}
+
+static json_t *run_json(const struct bench_run *r)
+{
+	json_t *j = NULL;
+
+	assert_int_equal(bench_run_to_json(r, &j), 0);
+	assert_non_null(j);
+	return j;
+}
+
+static json_t *render_bench_json(const struct model_quant *q)
+{
+	json_error_t err;
+	struct sbuf sb;
+	json_t *j;
+
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_quant_benchmark(q, &sb), 0);
+	assert_int_equal(sb.buf[sb.len - 1], '\n');
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, &err);
+	if (!j)
+		fail_msg("invalid JSON: %s\n%s", err.text, sb.buf);
+	sbuf_release(&sb);
+	return j;
+}
+
+/* benchmark.json: "untested" alone; else the latest run's object, its
+ * keys in bench_run_to_json's order, then "history", newest first. */
+static void test_quant_benchmark(void **state)
+{
+	static const char head[] = "{\n  \"status\": \"tested\",\n";
+	struct model_quant q = quants[0];
+	struct bench_run runs[3];
+	json_t *j, *want, *h;
+	const char *key;
+	json_t *val;
+	struct sbuf a, b;
+	size_t i;
+
+	q.bench = NULL;
+	q.n_bench = 0;
+	sbuf_init(&a, CAP_RENDER_BYTES);
+	assert_int_equal(render_quant_benchmark(&q, &a), 0);
+	assert_string_equal(a.buf, "{\n  \"status\": \"untested\"\n}\n");
+	sbuf_release(&a);
+	assert_int_equal(render_quant_benchmark(NULL, &a), -EINVAL);
+
+	fill_run(&runs[0], BENCH_TESTED, 1000, 40.0, 1000.0);
+	fill_run(&runs[1], BENCH_FAILED, 2000, 0, 0);
+	fill_run(&runs[2], BENCH_TESTED, 3000, 42.5, 1234.5);
+	q.bench = runs;
+	q.n_bench = 3;
+	j = render_bench_json(&q);
+	want = run_json(&runs[2]);
+	i = 0;
+	json_object_foreach(j, key, val) {
+		if (i < json_object_size(want)) {
+			assert_true(json_equal(val, json_object_get(want, key)));
+		} else {
+			assert_string_equal(key, "history");
+		}
+		i++;
+	}
+	assert_int_equal(i, json_object_size(want) + 1);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "tested");
+	assert_true(json_number_value(json_object_get(j, "tg_tokens_per_s")) == 42.5);
+	h = json_object_get(j, "history");
+	assert_int_equal(json_array_size(h), 2);
+	json_decref(want);
+	want = run_json(&runs[1]);
+	assert_true(json_equal(json_array_get(h, 0), want));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(h, 0), "status")), "failed");
+	json_decref(want);
+	want = run_json(&runs[0]);
+	assert_true(json_equal(json_array_get(h, 1), want));
+	json_decref(want);
+	json_decref(j);
+
+	sbuf_init(&a, CAP_RENDER_BYTES);
+	sbuf_init(&b, CAP_RENDER_BYTES);
+	assert_int_equal(render_quant_benchmark(&q, &a), 0);
+	assert_int_equal(render_quant_benchmark(&q, &b), 0);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.buf, b.buf, a.len);
+	assert_int_equal(strncmp(a.buf, head, strlen(head)), 0);
+	sbuf_release(&a);
+	sbuf_release(&b);
+
+	q.n_bench = 1;
+	j = render_bench_json(&q);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "tested");
+	assert_int_equal(json_array_size(json_object_get(j, "history")), 0);
+	json_decref(j);
+
+	sbuf_init(&a, 64);
+	q.n_bench = 3;
+	assert_int_equal(render_quant_benchmark(&q, &a), -EFBIG);
+	sbuf_release(&a);
+}
+
+/* models.tsv's measured columns come from the latest tested run (two
+ * decimals; empty when it lacks that test), its benchmark column from the
+ * latest run. */
+static void test_models_tsv_bench(void **state)
+{
+	struct model_quant qs[2] = { quants[0], quants[1] };
+	struct bench_run runs_q4[2], runs_q8[1];
+	struct registry_snapshot s;
+	struct model_variant v;
+	struct sbuf sb;
+
+	fill_variant(&v);
+	v.quants = qs;
+	fill_run(&runs_q4[0], BENCH_TESTED, 1000, 42.5, 1234.567);
+	fill_run(&runs_q4[1], BENCH_FAILED, 2000, 0, 0);
+	fill_run(&runs_q8[0], BENCH_QUEUED, 3000, 0, 0);
+	qs[0].bench = runs_q4;
+	qs[0].n_bench = 2;
+	qs[1].bench = runs_q8;
+	qs[1].n_bench = 1;
+	memset(&s, 0, sizeof(s));
+	s.variants = &v;
+	s.n_variants = 1;
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_models_tsv(&s, NULL, &sb), 0);
+	assert_string_equal(sb.buf,
+		"path\tfamily\tvariant\tquant\tparams_b\tbits_per_weight\tsize_bytes\tvram_mib_8k\tstars\t"
+		"est_tg_tokens_per_s\ttg_tokens_per_s\tpp_tokens_per_s\tcache\tbenchmark\n"
+		"llama/llama-3.1-8b-instruct/q4_k_m\tllama\tllama-3.1-8b-instruct\tq4_k_m\t8.03\t4.89\t4920739232"
+		"\t\t3\t\t42.50\t1234.57\tremote\tfailed\n"
+		"llama/llama-3.1-8b-instruct/q8_0\tllama\tllama-3.1-8b-instruct\tq8_0\t8.03\t\t\t\t\t\t\t\tremote"
+		"\tqueued\n");
+
+	runs_q4[0].m.has_pp = false;
+	qs[0].n_bench = 1;
+	qs[1].n_bench = 0;
+	sbuf_reset(&sb);
+	assert_int_equal(render_models_tsv(&s, NULL, &sb), 0);
+	assert_non_null(strstr(sb.buf, "\t4920739232\t\t3\t\t42.50\t\tremote\ttested\n"));
+	assert_non_null(strstr(sb.buf, "\tq8_0\t8.03\t\t\t\t\t\t\t\tremote\tuntested\n"));
+	sbuf_release(&sb);
+}
+
+/* status: benchmark= is the latest run's state; error= its reason when it
+ * failed, unless the cache has an error to show. */
+static void test_quant_status_bench(void **state)
+{
+	struct model_variant v;
+	struct model_quant q;
+	struct bench_run runs[3];
+	struct render_cache cache = { .state = "partial", .cached_bytes = 1000, .error = "download failed: EIO" };
+	struct sbuf sb;
+
+	fill_variant(&v);
+	q = v.quants[0];
+	fill_run(&runs[0], BENCH_TESTED, 1000, 42.5, 1234.5);
+	fill_run(&runs[1], BENCH_FAILED, 2000, 0, 0);
+	fill_run(&runs[2], BENCH_RUNNING, 3000, 0, 0);
+	q.bench = runs;
+	q.n_bench = 2;
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_quant_status(&v, &q, NULL, &sb), 0);
+	assert_string_equal(sb.buf, "cache=remote\ncached_bytes=0\nsize_bytes=4920739232\nprogress=0.0\n"
+				    "benchmark=failed\n"
+				    "error='llama-bench' not found; install llama.cpp or set bench_cmd\n");
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_status(&v, &q, &cache, &sb), 0);
+	assert_string_equal(sb.buf, "cache=partial\ncached_bytes=1000\nsize_bytes=4920739232\nprogress=0.0\n"
+				    "benchmark=failed\nerror=download failed: EIO\n");
+	q.n_bench = 3;
+	runs[2].error = (char *)"an earlier attempt failed";
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_status(&v, &q, NULL, &sb), 0);
+	assert_string_equal(sb.buf, "cache=remote\ncached_bytes=0\nsize_bytes=4920739232\nprogress=0.0\n"
+				    "benchmark=running\n");
+	q.n_bench = 1;
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_status(&v, &q, NULL, &sb), 0);
+	assert_string_equal(sb.buf, "cache=remote\ncached_bytes=0\nsize_bytes=4920739232\nprogress=0.0\n"
+				    "benchmark=tested\n");
+	runs[1].error = NULL;
+	q.bench = &runs[1];
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_status(&v, &q, NULL, &sb), 0);
+	assert_string_equal(sb.buf, "cache=remote\ncached_bytes=0\nsize_bytes=4920739232\nprogress=0.0\n"
+				    "benchmark=failed\n");
+	sbuf_release(&sb);
+}
+
+/* info.json: "benchmark" is the latest run, "status" its state, and the
+ * estimate carries the latest tested run's measured peaks beside vram_mib. */
+static void test_quant_info_bench(void **state)
+{
+	static const char *const ekeys[] = {
+		"ctx", "vram_mib", "measured_peak_rss_mib", "measured_peak_vram_mib", "weights_source", "fit",
+	};
+	struct model_variant v;
+	struct model_quant q;
+	struct bench_run runs[2];
+	struct sbuf sb;
+	json_t *j, *e, *want;
+
+	fill_variant(&v);
+	v.arch_json = (char *)llama8b_arch;
+	q = v.quants[0];
+	fill_run(&runs[0], BENCH_TESTED, 1000, 42.5, 1234.5);
+	fill_run(&runs[1], BENCH_FAILED, 2000, 0, 0);
+	runs[1].peak_rss_mib = 77;
+	q.bench = runs;
+	q.n_bench = 2;
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_quant_info(&v, &q, NULL, NULL, &sb), 0);
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(j);
+	want = run_json(&runs[1]);
+	assert_true(json_equal(json_object_get(j, "benchmark"), want));
+	json_decref(want);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "failed");
+	e = json_object_get(j, "estimate");
+	assert_keys(e, ekeys, N_ELEMS(ekeys));
+	assert_int_equal(json_integer_value(json_object_get(e, "measured_peak_rss_mib")), 6100);
+	assert_int_equal(json_integer_value(json_object_get(e, "measured_peak_vram_mib")), 5900);
+	json_decref(j);
+
+	runs[0].peak_rss_mib = 0;
+	runs[0].peak_vram_mib = -1;
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_info(&v, &q, NULL, NULL, &sb), 0);
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
+	e = json_object_get(j, "estimate");
+	assert_true(json_is_null(json_object_get(e, "measured_peak_rss_mib")));
+	assert_true(json_is_null(json_object_get(e, "measured_peak_vram_mib")));
+	json_decref(j);
+
+	runs[0].peak_vram_mib = 0;
+	q.n_bench = 1;
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_info(&v, &q, NULL, NULL, &sb), 0);
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "tested");
+	e = json_object_get(j, "estimate");
+	assert_int_equal(json_integer_value(json_object_get(e, "measured_peak_vram_mib")), 0);
+	assert_true(json_is_integer(json_object_get(e, "measured_peak_vram_mib")));
+	json_decref(j);
+
+	q.bench = &runs[1];
+	sbuf_reset(&sb);
+	assert_int_equal(render_quant_info(&v, &q, NULL, NULL, &sb), 0);
+	j = json_loads(sb.buf, JSON_REJECT_DUPLICATES, NULL);
+	e = json_object_get(j, "estimate");
+	assert_keys(e, ekeys, N_ELEMS(ekeys));
+	assert_true(json_is_null(json_object_get(e, "measured_peak_rss_mib")));
+	assert_true(json_is_null(json_object_get(e, "measured_peak_vram_mib")));
+	json_decref(j);
+	sbuf_release(&sb);
+}
+
+/* fit@'s decode speed estimate of q at ctx 8192 with hw. */
+static double want_est_tg(const struct model_variant *v, const struct model_quant *q,
+			  const struct hw_profile *hw)
+{
+	struct vram_params p;
+	struct vram_model m;
+	struct vram_fit *fit = calloc(1, sizeof(*fit));
+	double tps;
+
+	assert_non_null(fit);
+	vram_params_init(&p, VRAM_KIND_FIT);
+	assert_int_equal(p.ctx_tokens, 8192);
+	assert_int_equal(vram_model_from_variant(&m, v, q, NULL), 0);
+	assert_int_equal(vram_fit(&m, &p, hw, fit, NULL), 0);
+	assert_true(fit->tg_known);
+	tps = fit->est_tg_tokens_per_s;
+	vram_model_release(&m);
+	free(fit);
+	return tps;
+}
+
+static void compare_want(struct sbuf *sb, const char *text, int rc_want, const struct registry_snapshot *s,
+			 const struct model_variant *v, const struct model_quant *q,
+			 const struct hw_profile *hw)
+{
+	sbuf_reset(sb);
+	assert_int_equal(render_quant_compare(s, v, q, hw, sb), rc_want);
+	if (!rc_want)
+		assert_string_equal(sb->buf, text);
+}
+
+/* compare.tsv: every other quant with a known speed, measured before
+ * estimated per quant, fastest first, ties by path; ratio to this one. */
+static void test_quant_compare(void **state)
+{
+	struct model_quant qa[2] = { quants[0], quants[1] };
+	struct model_quant qb[3] = {
+		{ .name = (char *)"f16" },
+		{ .name = (char *)"q2_k" },
+		{ .name = (char *)"q8_0" },
+	};
+	struct bench_run runs_a8[2], runs_b16[1], runs_b8[1];
+	struct model_variant vs[2];
+	struct registry_snapshot s;
+	struct hw_profile hw;
+	char want[2048];
+	struct sbuf sb;
+	double e;
+
+	fill_variant(&vs[0]);
+	vs[0].arch_json = (char *)llama8b_arch;
+	vs[0].quants = qa;
+	fill_bare(&vs[1]);
+	vs[1].family = (char *)"llama";
+	vs[1].variant = (char *)"llama-3.1-8b-instruct.v2";
+	vs[1].quants = qb;
+	vs[1].n_quants = 3;
+	fill_run(&runs_a8[0], BENCH_TESTED, 1000, 50.0, 900.0);
+	fill_run(&runs_a8[1], BENCH_FAILED, 2000, 0, 0);
+	qa[1].bench = runs_a8;
+	qa[1].n_bench = 2;
+	fill_run(&runs_b16[0], BENCH_TESTED, 1000, 80.5, 900.0);
+	qb[0].bench = runs_b16;
+	qb[0].n_bench = 1;
+	fill_run(&runs_b8[0], BENCH_TESTED, 1000, 80.5, 900.0);
+	qb[2].bench = runs_b8;
+	qb[2].n_bench = 1;
+	memset(&s, 0, sizeof(s));
+	s.variants = vs;
+	s.n_variants = 2;
+	memset(&hw, 0, sizeof(hw));
+	hw.gpu_vram_mib = 24576;
+	hw.gpu_bandwidth_gbps = 1000;
+	e = want_est_tg(&vs[0], &qa[0], &hw);
+	assert_true(e > 80.5);
+
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	snprintf(want, sizeof(want),
+		 "path\ttg_tokens_per_s\tratio\tbasis\n"
+		 "llama/llama-3.1-8b-instruct.v2/f16\t80.50\t%.2f\tmeasured\n"
+		 "llama/llama-3.1-8b-instruct.v2/q8_0\t80.50\t%.2f\tmeasured\n"
+		 "llama/llama-3.1-8b-instruct/q8_0\t50.00\t%.2f\tmeasured\n", 80.5 / e, 80.5 / e, 50.0 / e);
+	compare_want(&sb, want, 0, &s, &vs[0], &qa[0], &hw);
+
+	snprintf(want, sizeof(want),
+		 "path\ttg_tokens_per_s\tratio\tbasis\n"
+		 "llama/llama-3.1-8b-instruct/q4_k_m\t%.1f\t%.2f\testimated\n"
+		 "llama/llama-3.1-8b-instruct.v2/f16\t80.50\t1.61\tmeasured\n"
+		 "llama/llama-3.1-8b-instruct.v2/q8_0\t80.50\t1.61\tmeasured\n", e, e / 50.0);
+	compare_want(&sb, want, 0, &s, &vs[0], &qa[1], &hw);
+
+	compare_want(&sb,
+		     "path\ttg_tokens_per_s\tratio\tbasis\n"
+		     "llama/llama-3.1-8b-instruct.v2/f16\t80.50\t\tmeasured\n"
+		     "llama/llama-3.1-8b-instruct.v2/q8_0\t80.50\t\tmeasured\n"
+		     "llama/llama-3.1-8b-instruct/q8_0\t50.00\t\tmeasured\n", 0, &s, &vs[0], &qa[0], NULL);
+
+	compare_want(&sb,
+		     "path\ttg_tokens_per_s\tratio\tbasis\n"
+		     "llama/llama-3.1-8b-instruct.v2/q8_0\t80.50\t1.00\tmeasured\n"
+		     "llama/llama-3.1-8b-instruct/q8_0\t50.00\t0.62\tmeasured\n", 0, &s, &vs[1], &qb[0], NULL);
+
+	s.n_variants = 0;
+	compare_want(&sb, "path\ttg_tokens_per_s\tratio\tbasis\n", 0, &s, &vs[0], &qa[0], &hw);
+	compare_want(&sb, NULL, -EINVAL, &s, NULL, &qa[0], &hw);
+	sbuf_release(&sb);
+}
+
+/* What benchmarks teach the estimates: a calibrated efficiency scales
+ * every estimated decode speed, and recommend@ ranks (and shows) a quant
+ * by its measured speed once a run measured it. */
+static void test_measured_recommend(void **state)
+{
+	static struct model_file f8[] = {
+		{ (char *)"model.gguf", (char *)"Meta-Llama-3.1-8B-Instruct-Q8_0.gguf", 8540775424ull, NULL,
+		  FILE_ROLE_MODEL },
+	};
+	struct model_quant qs[2] = {
+		quants[0],
+		{ .name = (char *)"q8_0", .file_pattern = (char *)"Meta-Llama-3.1-8B-Instruct-Q8_0.gguf",
+		  .size_bytes = 8540775424ull, .size_exact = true, .bits_per_weight = 8.5, .files = f8,
+		  .n_files = 1 },
+	};
+	struct bench_run run;
+	struct model_variant v;
+	struct registry_snapshot s;
+	struct vram_params p;
+	struct hw_profile hw;
+	struct sbuf sb;
+	char *lines[4], *cells[16], *x;
+	double e1, e2;
+	size_t n;
+
+	fill_variant(&v);
+	v.arch_json = (char *)llama8b_arch;
+	v.quants = qs;
+	memset(&s, 0, sizeof(s));
+	s.variants = &v;
+	s.n_variants = 1;
+	memset(&hw, 0, sizeof(hw));
+	hw.gpu_vram_mib = 24576;
+	hw.gpu_bandwidth_gbps = 1000;
+
+	e1 = want_est_tg(&v, &qs[0], &hw);
+	hw.tg_efficiency = 0.5;
+	e2 = want_est_tg(&v, &qs[0], &hw);
+	assert_true(fabs(e2 - e1 * 0.5) < 1e-9);
+	sbuf_init(&sb, CAP_RENDER_BYTES);
+	assert_int_equal(render_models_tsv(&s, &hw, &sb), 0);
+	x = strchr(sb.buf, '\n') + 1;
+	*strchr(x, '\n') = '\0';
+	assert_int_equal(split_tabs(x, cells, 16), 14);
+	assert_true(fabs(strtod(cells[9], NULL) - e2) <= 0.05);
+	hw.tg_efficiency = 0;
+
+	vram_params_init(&p, VRAM_KIND_RECOMMEND);
+	p.prefer = VRAM_PREFER_SPEED;
+	sbuf_reset(&sb);
+	assert_int_equal(vram_render_recommend(&s, &p, &hw, &sb, NULL), 0);
+	for (n = 0, x = sb.buf; n < 4 && *x; n++) {
+		lines[n] = x;
+		x = strchr(x, '\n');
+		*x++ = '\0';
+	}
+	assert_int_equal(n, 3);
+	assert_int_equal(split_tabs(lines[1], cells, 16), 6);
+	assert_string_equal(cells[1], "llama/llama-3.1-8b-instruct/q4_k_m");
+
+	fill_run(&run, BENCH_TESTED, 1000, 500.0, 900.0);
+	qs[1].bench = &run;
+	qs[1].n_bench = 1;
+	sbuf_reset(&sb);
+	assert_int_equal(vram_render_recommend(&s, &p, &hw, &sb, NULL), 0);
+	for (n = 0, x = sb.buf; n < 4 && *x; n++) {
+		lines[n] = x;
+		x = strchr(x, '\n');
+		*x++ = '\0';
+	}
+	assert_int_equal(n, 3);
+	assert_int_equal(split_tabs(lines[1], cells, 16), 6);
+	assert_string_equal(cells[1], "llama/llama-3.1-8b-instruct/q8_0");
+	assert_string_equal(cells[5], "500.0");
+	assert_int_equal(split_tabs(lines[2], cells, 16), 6);
+	assert_string_equal(cells[1], "llama/llama-3.1-8b-instruct/q4_k_m");
+	assert_true(fabs(strtod(cells[5], NULL) - e1) <= 0.05);
+
+	run.status = BENCH_FAILED;
+	sbuf_reset(&sb);
+	assert_int_equal(vram_render_recommend(&s, &p, &hw, &sb, NULL), 0);
+	assert_non_null(strstr(sb.buf, "\n1\tllama/llama-3.1-8b-instruct/q4_k_m\t"));
+	sbuf_release(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,6 +1145,12 @@ int main(void)
 		cmocka_unit_test(test_estimates),
 		cmocka_unit_test(test_quant_status),
 		cmocka_unit_test(test_quality_stars),
+		cmocka_unit_test(test_quant_benchmark),
+		cmocka_unit_test(test_models_tsv_bench),
+		cmocka_unit_test(test_quant_status_bench),
+		cmocka_unit_test(test_quant_info_bench),
+		cmocka_unit_test(test_quant_compare),
+		cmocka_unit_test(test_measured_recommend),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
