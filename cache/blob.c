@@ -62,6 +62,28 @@
  * fail every read with -EIO: the hub is serving wrong bytes.  With
  * verify=strict a read waits until the whole blob is verified.
  *
+ * The Hugging Face cache (hf_cache=, cache/hf_cache.c).  A blob the store
+ * has not completed is looked for there at open, after blobs/ and before
+ * partial/: found whole, it is read from there (pread on a read-only
+ * descriptor, exactly like a complete blob of our own, so the page cache
+ * and keep_cache work the same), and never copied: the point of sharing a
+ * cache is one copy of a 10 GB file, and a hard link would only help on
+ * one file system.  Such a blob has no row in the registry, so cache_max
+ * and evict never delete another program's file.  With verify=strict the
+ * keeper hashes it first (readers wait, as for any strict blob; ~2 GB/s
+ * here) and records the match in cache_dir/hf-verified/, so the next
+ * mount does not hash it again; a mismatch falls back to the partial file
+ * and a download.  Offline, a file whose sha256 was never learnt is found
+ * through the snapshot of its revision, the blob's name giving the sha256.
+ * A blob the keeper completes, or finds complete at open, is handed to
+ * the publisher thread, which links it into the Hugging Face cache off the
+ * keeper's path (a copy across file systems can take a minute), then the
+ * snapshot link, then refs/<branch> when the revision is a branch (its
+ * commit from the HEAD), or refs/main when the revision is a commit that
+ * a fresh HEAD of main still resolves to; a ref that exists is never
+ * changed, since it may be newer than ours.  Publishing never fails a
+ * read: its errors are logged.
+ *
  * Locks.  bs->lock guards the list of open blobs, their reference counts,
  * the work queues, the keeper's list and the remembered HEADs.  b->lock
  * guards everything of one blob that changes.  Order: b->lock may be held
@@ -83,6 +105,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+
+#include "cache_int.h"
 
 #define BLOB_DEFAULT_CONNECTIONS  8
 #define BLOB_DEFAULT_CHUNK_BYTES  (8ull << 20)
@@ -176,6 +200,14 @@ struct blob {
 	bool evicted;                /* its files are gone; the object waits for its last reference; protected by lock */
 	int64_t touched;             /* last_used written to the database; protected by lock */
 
+	/* the Hugging Face cache */
+	bool from_hf;                /* complete and read from hf_path (not the store's file); set before complete */
+	char *hf_path;               /* the hf_cache file served or being verified, NULL = none; protected by lock */
+	int hf_fd;                   /* the hf_cache file while verify=strict hashes it, -1 = none; keeper only */
+	bool hf_pending;             /* that hashing runs: reads and downloads wait for it; protected by lock */
+	bool pub_queued;             /* handed to the publisher once; protected by bs->lock */
+	struct blob *pub_next;       /* in bs->pub_head; protected by bs->lock */
+
 	/* keeper only */
 	char discarded_sha[BLOB_SHA256_HEX];  /* what the discarded bytes hashed to, to report */
 	EVP_MD_CTX *hash;
@@ -213,6 +245,14 @@ struct blob_store {
 	bool keeper_started;
 	struct blob_store_stats stats;   /* atomic fields */
 	unsigned char *keeper_buf;       /* BLOB_IO_BYTES, keeper only */
+
+	char *hf_dir;                    /* hf_cache root, NULL = none */
+	char *hf_marks_dir;              /* cache_dir/hf-verified: verify=strict results */
+	pthread_cond_t pub_cond;         /* publisher: a blob to publish, or stop */
+	struct blob *pub_head, *pub_tail;    /* blobs to publish, each with a reference; protected by lock */
+	bool pub_stop;                   /* protected by lock */
+	pthread_t publisher;
+	bool publisher_started;
 };
 
 /* ------------------------------------------------------------------------
@@ -521,6 +561,9 @@ static void blob_free(struct blob *b)
 	}
 	if (b->fd >= 0)
 		close(b->fd);
+	if (b->hf_fd >= 0)
+		close(b->hf_fd);
+	free(b->hf_path);
 	ext_free(&b->present);
 	ext_free(&b->unsynced);
 	EVP_MD_CTX_free(b->hash);
@@ -590,6 +633,29 @@ static void keeper_mark(struct blob *b, bool urgent)
 	if (urgent) {
 		bs->keeper_urgent = true;
 		pthread_cond_signal(&bs->keeper_cond);
+	}
+	pthread_mutex_unlock(&bs->lock);
+}
+
+/* Hands b to the publisher (once per blob object), when there is an
+ * hf_cache to publish into and b has a sha256 to name it by. */
+static void pub_enqueue(struct blob *b)
+{
+	struct blob_store *bs = b->bs;
+
+	if (!b->sha256[0] || b->from_hf)
+		return;
+	pthread_mutex_lock(&bs->lock);
+	if (bs->publisher_started && !bs->pub_stop && !b->pub_queued) {
+		b->pub_queued = true;
+		b->refs++;
+		b->pub_next = NULL;
+		if (bs->pub_tail)
+			bs->pub_tail->pub_next = b;
+		else
+			bs->pub_head = b;
+		bs->pub_tail = b;
+		pthread_cond_signal(&bs->pub_cond);
 	}
 	pthread_mutex_unlock(&bs->lock);
 }
@@ -1112,6 +1178,9 @@ static void keeper_finalize(struct blob_store *bs, struct blob *b)
 	}
 	if (path_join(from, bs->partial_dir, b->key) || path_join(to, bs->blobs_dir, b->key))
 		return;
+	/* ignored: the mode only documents that a complete blob never
+	 * changes (and is what a hard link into hf_cache shows) */
+	(void)fchmod(b->fd, 0444);
 	if (rename(from, to) != 0) {
 		log_msg(LOG_WARN, "cannot move '%s' into the cache: %s", b->path, strerror(errno));
 		return;
@@ -1137,19 +1206,137 @@ static void keeper_finalize(struct blob_store *bs, struct blob *b)
 	b->job_ref = false;
 	pthread_cond_broadcast(&b->cond);
 	pthread_mutex_unlock(&b->lock);
+	pub_enqueue(b);
 	if (drop_job)
 		blob_unref(b);
 }
 
+static int blob_open_partial(struct blob_store *bs, struct blob *b, struct diag *d);
+static bool store_is_stopping(void *arg);
+
+/* Bumps b's progress (readers waiting for a verification keep waiting
+ * while it advances). */
+static void blob_progress(struct blob *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->progress++;
+	if (b->waiters)
+		pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Hashes the hf_cache file of b, whole.  0 and *match, or -errno. */
+static int keeper_hash_hf(struct blob_store *bs, struct blob *b, bool *match)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char got[BLOB_SHA256_HEX];
+	unsigned int md_len = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	uint64_t off = 0;
+	int rc = 0;
+
+	*match = false;
+	if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(c);
+		return -ENOMEM;
+	}
+	while (off < b->size && !rc) {
+		uint64_t n = b->size - off < BLOB_IO_BYTES ? b->size - off : BLOB_IO_BYTES;
+
+		rc = pread_full(b->hf_fd, bs->keeper_buf, (size_t)n, off);
+		if (!rc && !EVP_DigestUpdate(c, bs->keeper_buf, (size_t)n))
+			rc = -ENOMEM;
+		off += n;
+		if (!rc && off % BLOB_HASH_STEP_BYTES == 0) {
+			blob_progress(b);
+			if (store_is_stopping(bs))
+				rc = -ECANCELED;
+		}
+	}
+	if (!rc && (!EVP_DigestFinal_ex(c, md, &md_len) || md_len != 32))
+		rc = -ENOMEM;
+	EVP_MD_CTX_free(c);
+	if (rc)
+		return rc;
+	hex_encode(md, 32, got);
+	*match = strcmp(got, b->sha256) == 0;
+	if (!*match)
+		log_msg(LOG_WARN, "'%s' in the Hugging Face cache has sha256 %s, not %s as the hub said for '%s' of '%s'; it is not used, and the file is fetched instead",
+			b->hf_path, got, b->sha256, b->path, b->repo_id);
+	return 0;
+}
+
+/* verify=strict: the hf_cache file found at open is hashed before a byte
+ * of it is served.  A match makes it the blob's file (and is remembered
+ * in hf-verified/); a mismatch or a read error leaves it and opens the
+ * store's partial file instead, fetching what a download job or a reader
+ * wants. */
+static void keeper_verify_hf(struct blob_store *bs, struct blob *b)
+{
+	bool match = false, drop_job, want_all;
+	struct stat st;
+	struct diag d;
+	int rc, fd = b->hf_fd;
+
+	rc = keeper_hash_hf(bs, b, &match);
+	if (rc == -ECANCELED)
+		return;
+	if (rc)
+		log_msg(LOG_WARN, "cannot read '%s' in the Hugging Face cache to verify it: %s; fetching '%s' instead",
+			b->hf_path, strerror(-rc), b->path);
+	if (match) {
+		if (fstat(fd, &st) != 0 || cache_hf_mark_verified(bs->hf_marks_dir, b->sha256, &st) != 0)
+			log_msg(LOG_DEBUG, "cannot remember that '%s' was verified", b->hf_path);
+		pthread_mutex_lock(&b->lock);
+		b->fd = fd;
+		b->hf_fd = -1;
+		b->from_hf = true;
+		b->hf_pending = false;
+		__atomic_store_n(&b->complete, true, __ATOMIC_RELEASE);
+		drop_job = b->job_ref;
+		b->job_ref = false;
+		pthread_cond_broadcast(&b->cond);
+		pthread_mutex_unlock(&b->lock);
+		stat_add(&bs->stats.verified, 1);
+		log_msg(LOG_INFO, "'%s' of '%s' is served from the Hugging Face cache ('%s'), sha256 verified",
+			b->path, b->repo_id, b->hf_path);
+		if (drop_job)
+			blob_unref(b);
+		return;
+	}
+	diag_init(&d);
+	rc = blob_open_partial(bs, b, &d);
+	if (rc)
+		log_msg(LOG_ERROR, "'%s' of '%s' cannot be cached: %s", b->path, b->repo_id, d.msg[0] ? d.msg : strerror(-rc));
+	pthread_mutex_lock(&b->lock);
+	b->hf_fd = -1;
+	b->hf_pending = false;
+	free(b->hf_path);
+	b->hf_path = NULL;
+	want_all = b->want_all;
+	if (rc)
+		b->bad = -EIO;
+	else if (want_all && !bs->cfg.offline && bs->fetcher.ops)
+		blob_schedule(b, 0, b->size, true);
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	close(fd);
+}
+
 static void keeper_visit(struct blob_store *bs, struct blob *b)
 {
-	bool finalize, drop_job = false, evicted;
+	bool finalize, drop_job = false, evicted, pending;
 
 	pthread_mutex_lock(&b->lock);
 	evicted = b->evicted;
+	pending = b->hf_pending;
 	pthread_mutex_unlock(&b->lock);
 	if (evicted || __atomic_load_n(&b->complete, __ATOMIC_ACQUIRE))
 		return;
+	if (pending) {
+		keeper_verify_hf(bs, b);
+		return;
+	}
 	keeper_persist(bs, b);
 	/* ignored: a read error while hashing ahead is met again, and
 	 * reported, when the blob is finalized */
@@ -1366,8 +1553,12 @@ static int remote_lookup(struct blob_store *bs, const struct blob_source *src, b
 	return 0;
 }
 
+static int blob_identify_hf(struct blob_store *bs, const struct blob_source *src, char *key, uint64_t *size,
+			    char *sha);
+
 int blob_store_size(struct blob_store *bs, const struct blob_source *src, uint64_t *size_out, struct diag *d)
 {
+	char key[REGISTRY_BLOB_KEY_MAX], sha[BLOB_SHA256_HEX];
 	struct blob_remote r;
 	int rc;
 
@@ -1377,6 +1568,11 @@ int blob_store_size(struct blob_store *bs, const struct blob_source *src, uint64
 	rc = remote_lookup(bs, src, true, &r, d);
 	if (rc == 0)
 		*size_out = r.size_bytes;
+	else if (rc == -ENETDOWN && blob_identify_hf(bs, src, key, size_out, sha) == 0) {
+		if (d)
+			diag_init(d);
+		rc = 0;
+	}
 	return rc;
 }
 
@@ -1503,6 +1699,85 @@ static int blob_open_partial(struct blob_store *bs, struct blob *b, struct diag 
 	return 0;
 }
 
+/* Looks for b in the Hugging Face cache and, found, serves it from there
+ * (or, with verify=strict and no earlier match, queues its hashing).
+ * 0, -ENOENT (not there, or not usable: a name it cannot hold, a file it
+ * cannot open), -ENOMEM. */
+static int blob_open_hf(struct blob_store *bs, struct blob *b)
+{
+	struct cache_hf_query q = {
+		.repo_id = b->repo_id, .revision = b->revision, .path = b->path,
+		.sha256 = b->sha256[0] ? b->sha256 : NULL, .size_bytes = b->size,
+	};
+	struct cache_hf_found *f = calloc(1, sizeof(*f));
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	rc = cache_hf_find(bs->hf_dir, &q, true, f);
+	if (rc) {
+		rc = -ENOENT;
+		goto out_free;
+	}
+	b->hf_path = strdup(f->path);
+	if (!b->hf_path) {
+		close(f->fd);
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	if (bs->cfg.verify_strict && b->sha256[0] && !cache_hf_is_verified(bs->hf_marks_dir, b->sha256, &f->st)) {
+		b->hf_fd = f->fd;
+		b->hf_pending = true;
+		keeper_mark(b, true);
+		log_msg(LOG_INFO, "'%s' of '%s' is in the Hugging Face cache ('%s'); checking its sha256 before serving it",
+			b->path, b->repo_id, f->path);
+		goto out_free;
+	}
+	b->fd = f->fd;
+	b->from_hf = true;
+	b->complete = true;
+	log_msg(LOG_DEBUG, "'%s' of '%s' is served from the Hugging Face cache ('%s')", b->path, b->repo_id, f->path);
+out_free:
+	free(f);
+	return rc;
+}
+
+/* key, size and sha256 of src from the Hugging Face cache alone (offline,
+ * or a hub that cannot be reached, or never asked): blobs/<sha256> when
+ * src has one, else the snapshot of its revision, whose blob's name is the
+ * sha256 of an LFS file.  0 or -ENOENT. */
+static int blob_identify_hf(struct blob_store *bs, const struct blob_source *src, char *key, uint64_t *size,
+			    char *sha)
+{
+	struct cache_hf_query q = {
+		.repo_id = src->repo_id, .revision = src->revision, .path = src->path,
+		.sha256 = is_sha256(src->sha256) ? src->sha256 : NULL, .size_bytes = src->size_bytes,
+	};
+	struct cache_hf_found *f;
+	int rc;
+
+	if (!bs->hf_dir || !src->repo_id || !src->path)
+		return -ENOENT;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	rc = cache_hf_find(bs->hf_dir, &q, false, f);
+	if (rc == 0) {
+		*size = (uint64_t)f->st.st_size;
+		sha[0] = '\0';
+		if (q.sha256)
+			memcpy(sha, q.sha256, BLOB_SHA256_HEX);
+		else if (is_sha256(f->blob_name))
+			memcpy(sha, f->blob_name, BLOB_SHA256_HEX);
+		if (sha[0])
+			memcpy(key, sha, BLOB_SHA256_HEX);
+		else
+			rc = key_for_path(src, key);
+	}
+	free(f);
+	return rc ? -ENOENT : 0;
+}
+
 static int blob_create(struct blob_store *bs, const struct blob_source *src, const char *key, uint64_t size,
 		       const char *sha, struct blob **out, struct diag *d)
 {
@@ -1515,6 +1790,7 @@ static int blob_create(struct blob_store *bs, const struct blob_source *src, con
 		return -ENOMEM;
 	b->bs = bs;
 	b->fd = -1;
+	b->hf_fd = -1;
 	b->refs = 1;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
@@ -1547,6 +1823,12 @@ static int blob_create(struct blob_store *bs, const struct blob_source *src, con
 			if (registry_blob_put(bs->reg, &row))
 				log_msg(LOG_DEBUG, "cannot record '%s' as cached", b->path);
 		}
+		pub_enqueue(b);
+	} else if (bs->hf_dir && (rc = blob_open_hf(bs, b)) != -ENOENT) {
+		if (rc) {
+			blob_free(b);
+			return rc;
+		}
 	} else {
 		rc = blob_open_partial(bs, b, d);
 		if (rc) {
@@ -1567,6 +1849,11 @@ int blob_open(struct blob_store *bs, const struct blob_source *src, struct blob 
 
 	*out = NULL;
 	rc = blob_identify(bs, src, true, key, &size, sha, d);
+	if (rc == -ENETDOWN && blob_identify_hf(bs, src, key, &size, sha) == 0) {
+		if (d)
+			diag_init(d);
+		rc = 0;
+	}
 	if (rc)
 		return rc;
 	if (size == 0 || size > INT64_MAX)
@@ -1732,7 +2019,7 @@ static int blob_wait(struct blob *b, struct blob_stream *st, uint64_t off, uint6
 			return b->bad;
 		if (b->complete)
 			return 0;
-		if (!b->discarding) {
+		if (!b->discarding && !b->hf_pending) {
 			if (!strict && ext_covers(&b->present, off, end))
 				return 0;
 			if (bs->cfg.offline || !bs->fetcher.ops)
@@ -1827,9 +2114,11 @@ int blob_download(struct blob *b)
 			b->refs++;
 			pthread_mutex_unlock(&bs->lock);
 		}
-		blob_schedule(b, 0, b->size, true);
-		if (blob_all_present(b))
-			keeper_mark(b, true);
+		if (!b->hf_pending) {
+			blob_schedule(b, 0, b->size, true);
+			if (blob_all_present(b))
+				keeper_mark(b, true);
+		}
 	}
 	pthread_mutex_unlock(&b->lock);
 	return 0;
@@ -1870,6 +2159,33 @@ int blob_wait_cached(struct blob *b, unsigned timeout_ms)
 /* ------------------------------------------------------------------------
  * Queries
  * ------------------------------------------------------------------------ */
+
+/* True when the Hugging Face cache holds src (sha: its sha256 or "") whole,
+ * and, under verify=strict, that file was verified; path_out (4096 bytes)
+ * gets its path.  Stats only. */
+static bool store_hf_has(struct blob_store *bs, const struct blob_source *src, const char *sha, uint64_t size,
+			 char *path_out)
+{
+	struct cache_hf_query q = {
+		.repo_id = src->repo_id, .revision = src->revision, .path = src->path,
+		.sha256 = sha[0] ? sha : NULL, .size_bytes = size,
+	};
+	struct cache_hf_found *f;
+	bool ok;
+
+	if (!bs->hf_dir)
+		return false;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return false;
+	ok = cache_hf_find(bs->hf_dir, &q, false, f) == 0 &&
+	     (!bs->cfg.verify_strict || !sha[0] || cache_hf_is_verified(bs->hf_marks_dir, sha, &f->st));
+	if (ok)
+		snprintf(path_out, 4096, "%s", f->path);
+	free(f);
+	return ok;
+}
+
 int blob_store_query(struct blob_store *bs, const struct blob_source *src, struct blob_info *out)
 {
 	char key[REGISTRY_BLOB_KEY_MAX], sha[BLOB_SHA256_HEX], path[BLOB_PATH_MAX];
@@ -1885,6 +2201,8 @@ int blob_store_query(struct blob_store *bs, const struct blob_source *src, struc
 	out->size_bytes = src->size_bytes;
 	rc = blob_identify(bs, src, false, key, &size, sha, NULL);
 	if (rc == -ENOENT)
+		rc = blob_identify_hf(bs, src, key, &size, sha);
+	if (rc == -ENOENT)
 		return 0;
 	if (rc)
 		return rc;
@@ -1896,12 +2214,17 @@ int blob_store_query(struct blob_store *bs, const struct blob_source *src, struc
 	pthread_mutex_unlock(&bs->lock);
 	if (b) {
 		pthread_mutex_lock(&b->lock);
-		out->cached_bytes = b->complete ? b->size : ext_total(&b->present);
+		out->cached_bytes = b->complete ? b->size : b->hf_pending ? 0 : ext_total(&b->present);
 		out->pinned = b->pinned;
 		out->job = b->job_ref;
+		if (b->complete && b->from_hf)
+			snprintf(out->local_path, sizeof(out->local_path), "%s", b->hf_path);
+		else if (b->complete)
+			/* ignored: a path too long for the buffer is left empty */
+			(void)path_join(out->local_path, bs->blobs_dir, key);
 		if (b->complete)
 			out->state = BLOB_CACHED;
-		else if (b->running || b->reqs)
+		else if (b->running || b->reqs || b->hf_pending)
 			out->state = BLOB_DOWNLOADING;
 		else
 			out->state = out->cached_bytes ? BLOB_PARTIAL : BLOB_REMOTE;
@@ -1917,6 +2240,10 @@ int blob_store_query(struct blob_store *bs, const struct blob_source *src, struc
 		if (path_join(path, bs->blobs_dir, key) == 0 && stat(path, &st) == 0 && (uint64_t)st.st_size == size) {
 			out->state = BLOB_CACHED;
 			out->cached_bytes = size;
+			memcpy(out->local_path, path, sizeof(out->local_path));
+		} else if (store_hf_has(bs, src, sha, size, out->local_path)) {
+			out->state = BLOB_CACHED;
+			out->cached_bytes = size;
 		} else if (rc == 0 && row.state == REGISTRY_BLOB_PARTIAL) {
 			rc = registry_blob_ranges(bs->reg, key, &rr, &n);
 			if (rc)
@@ -1927,9 +2254,6 @@ int blob_store_query(struct blob_store *bs, const struct blob_source *src, struc
 			out->state = out->cached_bytes ? BLOB_PARTIAL : BLOB_REMOTE;
 		}
 	}
-	if (out->state == BLOB_CACHED)
-		/* ignored: a path too long for the buffer is left empty */
-		(void)path_join(out->local_path, bs->blobs_dir, key);
 	return 0;
 }
 
@@ -2113,6 +2437,126 @@ int blob_pin(struct blob *b, bool pinned)
 }
 
 /* ------------------------------------------------------------------------
+ * Publishing into the Hugging Face cache (the publisher thread)
+ * ------------------------------------------------------------------------ */
+static bool store_is_stopping(void *arg)
+{
+	struct blob_store *bs = arg;
+	bool stop;
+
+	pthread_mutex_lock(&bs->lock);
+	stop = bs->stopping;
+	pthread_mutex_unlock(&bs->lock);
+	return stop;
+}
+
+/* refs/main for a blob fetched at a commit, just published: written only
+ * when the hub says now that main is that commit (and holds the same
+ * file), and only when there is no refs/main yet. */
+static void store_publish_main_ref(struct blob_store *bs, struct blob *b, const char *commit)
+{
+	struct blob_source src = { .repo_id = b->repo_id, .revision = "main", .path = b->path };
+	char have[41];
+	struct blob_remote r;
+	struct diag d;
+
+	if (bs->cfg.offline || !bs->fetcher.ops || store_is_stopping(bs) ||
+	    cache_hf_read_ref(bs->hf_dir, b->repo_id, "main", have) == 0)
+		return;
+	diag_init(&d);
+	if (bs->fetcher.ops->head(bs->fetcher.ctx, &src, &r, &d) != 0 || strcmp(r.commit, commit) != 0 ||
+	    strcmp(r.sha256, b->sha256) != 0)
+		return;
+	if (cache_hf_write_ref(bs->hf_dir, b->repo_id, "main", commit, &d) != 0)
+		log_msg(LOG_WARN, "cannot write refs/main of '%s' in the Hugging Face cache: %s", b->repo_id, d.msg);
+}
+
+/* Publishes complete, verified b into hf_cache: blob, snapshot, ref. */
+static void store_publish(struct blob_store *bs, struct blob *b)
+{
+	struct blob_source src = {
+		.repo_id = b->repo_id, .revision = b->revision, .path = b->path, .size_bytes = b->size,
+		.sha256 = b->sha256,
+	};
+	char from[BLOB_PATH_MAX], commit[41] = "", have[41];
+	bool at_commit = cache_hf_is_hex(b->revision, 40);
+	struct cache_hf_published res;
+	struct cache_hf_publish p;
+	struct blob_remote r;
+	struct diag d;
+	int rc;
+
+	if (!blob_is_cached(b) || b->from_hf || !b->sha256[0])
+		return;
+	if (at_commit)
+		memcpy(commit, b->revision, sizeof(commit));
+	else if (remote_lookup(bs, &src, !bs->cfg.offline && bs->fetcher.ops && !store_is_stopping(bs), &r,
+			       NULL) == 0 && strcmp(r.sha256, b->sha256) == 0 && cache_hf_is_hex(r.commit, 40))
+		memcpy(commit, r.commit, sizeof(commit));
+	memset(&p, 0, sizeof(p));
+	p.root = bs->hf_dir;
+	p.repo_id = b->repo_id;
+	p.path = b->path;
+	p.sha256 = b->sha256;
+	p.commit = commit[0] ? commit : NULL;
+	p.from_path = path_join(from, bs->blobs_dir, b->key) == 0 ? from : NULL;
+	p.from_fd = b->fd;
+	p.size_bytes = b->size;
+	p.stop = store_is_stopping;
+	p.stop_arg = bs;
+	diag_init(&d);
+	rc = cache_hf_publish(&p, &res, &d);
+	if (rc) {
+		log_msg(rc == -ECANCELED ? LOG_DEBUG : LOG_WARN,
+			"'%s' of '%s' was not published into the Hugging Face cache: %s", b->path, b->repo_id,
+			d.msg[0] ? d.msg : strerror(-rc));
+		return;
+	}
+	if (res.added_blob || res.added_snapshot)
+		log_msg(LOG_INFO, "published '%s' of '%s' into the Hugging Face cache '%s'%s", b->path, b->repo_id,
+			bs->hf_dir, commit[0] ? "" : " (blob only: the commit is not known)");
+	if (res.added_blob && cache_hf_mark_verified(bs->hf_marks_dir, b->sha256, &res.blob_st) != 0)
+		log_msg(LOG_DEBUG, "cannot remember that the published '%s' is verified", b->path);
+	if (!res.have_snapshot)
+		return;
+	if (at_commit) {
+		if (res.added_blob || res.added_snapshot)
+			store_publish_main_ref(bs, b, commit);
+		return;
+	}
+	if (cache_hf_read_ref(bs->hf_dir, b->repo_id, b->revision, have) == -ENOENT &&
+	    cache_hf_write_ref(bs->hf_dir, b->repo_id, b->revision, commit, &d) != 0)
+		log_msg(LOG_WARN, "cannot write refs/%s of '%s' in the Hugging Face cache: %s", b->revision, b->repo_id,
+			d.msg);
+}
+
+static void *publisher_main(void *arg)
+{
+	struct blob_store *bs = arg;
+
+	for (;;) {
+		struct blob *b;
+
+		pthread_mutex_lock(&bs->lock);
+		while (!bs->pub_stop && !bs->pub_head)
+			pthread_cond_wait(&bs->pub_cond, &bs->lock);
+		b = bs->pub_head;
+		if (b) {
+			bs->pub_head = b->pub_next;
+			if (!bs->pub_head)
+				bs->pub_tail = NULL;
+			b->pub_next = NULL;
+		}
+		pthread_mutex_unlock(&bs->lock);
+		if (!b)
+			break;
+		store_publish(bs, b);
+		blob_unref(b);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
  * Life cycle
  * ------------------------------------------------------------------------ */
 static void store_free(struct blob_store *bs)
@@ -2126,6 +2570,7 @@ static void store_free(struct blob_store *bs)
 	}
 	if (bs->fetcher.ops && bs->fetcher.ops->close)
 		bs->fetcher.ops->close(bs->fetcher.ctx);
+	pthread_cond_destroy(&bs->pub_cond);
 	pthread_cond_destroy(&bs->stop_cond);
 	pthread_cond_destroy(&bs->keeper_cond);
 	pthread_cond_destroy(&bs->work_cond);
@@ -2138,6 +2583,8 @@ static void store_free(struct blob_store *bs)
 	free(bs->cache_dir);
 	free(bs->blobs_dir);
 	free(bs->partial_dir);
+	free(bs->hf_dir);
+	free(bs->hf_marks_dir);
 	free(bs);
 }
 
@@ -2172,6 +2619,7 @@ int blob_store_open(const struct blob_store_config *cfg, struct blob_store **out
 	pthread_cond_init(&bs->work_cond, NULL);
 	pthread_cond_init(&bs->keeper_cond, NULL);
 	pthread_cond_init(&bs->stop_cond, NULL);
+	pthread_cond_init(&bs->pub_cond, NULL);
 	if (!bs->cfg.connections)
 		bs->cfg.connections = BLOB_DEFAULT_CONNECTIONS;
 	if (!bs->cfg.chunk_bytes)
@@ -2181,6 +2629,7 @@ int blob_store_open(const struct blob_store_config *cfg, struct blob_store **out
 	if (!bs->cfg.read_wait_ms)
 		bs->cfg.read_wait_ms = BLOB_READ_WAIT_MS;
 	bs->cfg.cache_dir = NULL;
+	bs->cfg.hf_cache_dir = NULL;
 	bs->cache_dir = cfg->cache_dir ? strdup(cfg->cache_dir) : NULL;
 	if (!bs->cache_dir || !cfg->reg) {
 		store_free(bs);
@@ -2188,9 +2637,13 @@ int blob_store_open(const struct blob_store_config *cfg, struct blob_store **out
 	}
 	bs->blobs_dir = dir_join(bs->cache_dir, "blobs");
 	bs->partial_dir = dir_join(bs->cache_dir, "partial");
+	bs->hf_marks_dir = dir_join(bs->cache_dir, "hf-verified");
+	if (cfg->hf_cache_dir && *cfg->hf_cache_dir)
+		bs->hf_dir = strdup(cfg->hf_cache_dir);
 	bs->keeper_buf = malloc(BLOB_IO_BYTES);
 	bs->workers = calloc(bs->cfg.connections, sizeof(*bs->workers));
-	if (!bs->blobs_dir || !bs->partial_dir || !bs->keeper_buf || !bs->workers) {
+	if (!bs->blobs_dir || !bs->partial_dir || !bs->hf_marks_dir || !bs->keeper_buf || !bs->workers ||
+	    (cfg->hf_cache_dir && *cfg->hf_cache_dir && !bs->hf_dir)) {
 		store_free(bs);
 		return -ENOMEM;
 	}
@@ -2216,6 +2669,13 @@ int blob_store_open(const struct blob_store_config *cfg, struct blob_store **out
 	if (bs->n_workers == 0) {
 		blob_store_close(bs);
 		return diag_fail(d, -EAGAIN, "cannot start the download threads");
+	}
+	if (bs->hf_dir) {
+		pthread_mutex_lock(&bs->lock);
+		bs->publisher_started = pthread_create(&bs->publisher, NULL, publisher_main, bs) == 0;
+		pthread_mutex_unlock(&bs->lock);
+		if (!bs->publisher_started)
+			log_msg(LOG_WARN, "cannot start the thread that publishes into the Hugging Face cache; downloads are not published");
 	}
 	*out = bs;
 	return 0;
@@ -2283,6 +2743,28 @@ void blob_store_close(struct blob_store *bs)
 		pthread_cond_broadcast(&bs->keeper_cond);
 		pthread_mutex_unlock(&bs->lock);
 		pthread_join(bs->keeper, NULL);
+	}
+	if (bs->publisher_started) {
+		pthread_mutex_lock(&bs->lock);
+		bs->pub_stop = true;
+		pthread_cond_broadcast(&bs->pub_cond);
+		pthread_mutex_unlock(&bs->lock);
+		pthread_join(bs->publisher, NULL);
+	}
+	for (;;) {
+		struct blob *b;
+
+		pthread_mutex_lock(&bs->lock);
+		b = bs->pub_head;
+		if (b) {
+			bs->pub_head = b->pub_next;
+			if (!bs->pub_head)
+				bs->pub_tail = NULL;
+		}
+		pthread_mutex_unlock(&bs->lock);
+		if (!b)
+			break;
+		blob_unref(b);
 	}
 	if (bs->blobs)
 		log_msg(LOG_WARN, "the cache closed with blobs still open");

@@ -159,6 +159,19 @@ void blob_fetcher_http_stats(const struct blob_fetcher *f, uint64_t *requests, u
  * read may have been wrong).  A second mismatch in one mount makes every
  * read of the blob fail with -EIO.
  *
+ * With hf_cache_dir (SPEC §2 hf_cache=), a file the store has not
+ * completed is looked for there first, in huggingface_hub's layout
+ * (blobs/<sha256>, else snapshots/<commit>/<path> with refs/ resolving a
+ * branch): found with the right size, it is read from there with no
+ * download and counts as cached (local_path names it); with
+ * verify_strict its sha256 is checked once first (remembered across
+ * mounts while the file stays the same).  Such a file is not the store's:
+ * cache_max and evict never delete it.  Each blob the store completes and
+ * verifies is published there (blobs/<sha256> as a hard link or an atomic
+ * copy, the snapshot symlink, refs/<branch>), by a background thread;
+ * failures are logged warnings, never read errors.  cache/hf_cache.c has
+ * the details.
+ *
  * Reads never touch the database.  The design and its numbers are in
  * cache/blob.c.  Every function is thread-safe.
  * ------------------------------------------------------------------------ */
@@ -170,6 +183,7 @@ struct blob;
 
 struct blob_store_config {
 	const char *cache_dir;           /* must exist (borrowed, copied) */
+	const char *hf_cache_dir;        /* a Hugging Face hub cache to serve from and publish into; NULL = none (copied) */
 	struct registry *reg;            /* borrowed; outlives the store */
 	struct blob_fetcher fetcher;     /* taken: the store closes it; ops NULL when offline */
 	bool offline;                    /* never fetch: uncached bytes fail with -ENETDOWN */
@@ -198,7 +212,8 @@ int blob_store_open(const struct blob_store_config *cfg, struct blob_store **out
 void blob_store_close(struct blob_store *bs);
 
 /* The size of src: src->size_bytes when known, else what a HEAD said (kept
- * in the registry, so asked once per file).  -ENETDOWN offline when never
+ * in the registry, so asked once per file), else, when the hub cannot be
+ * asked, the size of its file in hf_cache.  -ENETDOWN offline when never
  * asked; the fetcher's errors. */
 int blob_store_size(struct blob_store *bs, const struct blob_source *src, uint64_t *size_out,
 		    struct diag *d) MF_WUR;
@@ -217,7 +232,7 @@ struct blob_info {
 	bool pinned;
 	bool job;                        /* a download job wants every byte */
 	int error;                       /* why it stopped: the last failure with nothing running, or 0 */
-	char local_path[4096];           /* blobs/<key> when cached, else "" */
+	char local_path[4096];           /* when cached: blobs/<key>, or the hf_cache file served; else "" */
 };
 
 /* What the cache holds of src, without the network.  0 (an unknown file
@@ -286,6 +301,11 @@ int blob_pin(struct blob *b, bool pinned) MF_WUR;
  * ------------------------------------------------------------------------ */
 struct job_list;
 
+#define JOB_MAX_KEPT 64              /* finished jobs the list keeps (and loads at attach) */
+
+/* bs (borrowed, outlives the list) may be NULL: the list then holds
+ * job_add() jobs only and job_download() fails with -EIO.  job_list_free()
+ * writes what changed to the attached registry first. */
 int job_list_new(struct blob_store *bs, struct job_list **out) MF_WUR;
 void job_list_free(struct job_list *jl);            /* NULL is a no-op */
 /* Opens (a HEAD where the sha256 is unknown), pins and starts fetching
@@ -297,10 +317,35 @@ int job_download(struct job_list *jl, const char *target, const struct blob_sour
 		 unsigned *id_out, struct diag *d) MF_WUR;
 /* Marks the running download jobs of target cancelled (evict). */
 void job_cancel_target(struct job_list *jl, const char *target);
+/* Jobs run by someone else (benchmarks, fs/bench.c): the list shows them
+ * and keeps their history.  job_add() makes one in state "queued" and
+ * returns its id in *id_out; job_set() updates it: state (queued|running|
+ * done|failed|cancelled), progress 0-100, done/total bytes (0 when not
+ * about bytes; rate and ETA come from them), message (nullable).  job_add:
+ * -EINVAL for an empty kind or target, -ENOMEM.  job_set() on an unknown
+ * id, a download job's id, or with an unknown state does nothing; a state
+ * change is written to the attached registry (progress alone is not). */
+int job_add(struct job_list *jl, const char *kind, const char *target, unsigned *id_out) MF_WUR;
+void job_set(struct job_list *jl, unsigned id, const char *state, double progress,
+	     uint64_t done_bytes, uint64_t total_bytes, const char *message);
+/* Job history across mounts: with a registry attached (borrowed; it
+ * outlives the list), jobs are written to its jobs table when created,
+ * when their state changes and when they finish (a download found finished
+ * by a render is written by the next job call or job_list_free(): renders
+ * never touch the database), and those of earlier mounts (the newest
+ * JOB_MAX_KEPT) are listed first, with new ids above theirs.  Jobs left
+ * queued or running by a mount that ended are shown, and stored, failed
+ * ("interrupted: modelfs stopped while it ran").  Call once, before the
+ * first job: -EINVAL otherwise; -errno from the registry (the list then
+ * works without history). */
+int job_list_attach(struct job_list *jl, struct registry *reg) MF_WUR;
 /* .control/jobs: the header line, then one line per job, oldest first:
- * id, kind, target, state (running|done|failed|cancelled), progress
- * (0-100, one decimal), done_bytes, total_bytes, rate_bps, eta_s,
- * message; tab separated.  jl NULL renders the header only. */
+ * id, kind, target, state (queued|running|done|failed|cancelled),
+ * progress (0-100, one decimal), done_bytes, total_bytes, rate_bps, eta_s,
+ * message; tab separated.  rate_bps and eta_s are 0 for a job not
+ * running, and empty cells for a job_add() job without byte counts.
+ * Texts carry no tab, line break or other control byte.  Never touches
+ * the database.  jl NULL renders the header only. */
 int job_list_render(struct job_list *jl, struct sbuf *out);
 
 /* Counters of the store since it was opened (tests, benchmarks, jobs). */

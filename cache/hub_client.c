@@ -919,7 +919,8 @@ static int hub_call_errno(struct hub_call *c, int run_rc, bool allow_redirect, s
 					 "or endpoint=", h->endpoint,
 					 c->errbuf[0] ? c->errbuf : curl_easy_strerror(c->res));
 		if (e == -ETIMEDOUT)
-			return diag_fail(d, -ETIMEDOUT, "the hub at %s timed out on %s: %s; try again later",
+			return diag_fail(d, -ETIMEDOUT, "the hub at %s timed out on %s: %s; try again later, or "
+					 "mount with a larger -o timeout=",
 					 h->endpoint, what,
 					 c->errbuf[0] ? c->errbuf : curl_easy_strerror(c->res));
 		return diag_fail(d, -EIO, "fetching %s from %s failed%s: %s", what, url,

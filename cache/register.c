@@ -18,10 +18,15 @@
  * latency for repos of twenty quants.
  *
  * Memory stays small whatever the repo: a worker keeps of a header only
- * counts and, for the first file of each quant and for the projector, the
- * normalized architecture (struct arch) and the general.* names; the
- * parsed header, which for a 256k vocabulary is tens of MiB, is freed as
- * soon as it has been read.
+ * counts, the tensor names and sizes of a model file (vram_tensor_list,
+ * about 40 bytes a tensor) and, for the first file of each quant and for
+ * the projector, the normalized architecture (struct arch) and the
+ * general.* names; the parsed header, which for a 256k vocabulary is tens
+ * of MiB, is freed as soon as it has been read.  Once every header is
+ * read, each quant's tensor lists become its weights layout (shards in
+ * order, as `modelfs estimate` adds them; the projector's weight bytes
+ * with them), about 100 bytes that the registry keeps so vram@ places the
+ * real tensors, and the lists are freed.
  *
  * Failure is all or nothing: the result is built completely, or not at
  * all, and nothing is written here (the caller stores it with
@@ -71,6 +76,9 @@ struct reg_job {
 	int64_t file_type;           /* general.file_type, -1 when absent */
 	struct arch arch;            /* first files only */
 	char *g_arch, *g_basename, *g_size_label, *g_finetune, *g_version, *g_name;
+	struct vram_tensor_list tensors;  /* model files: names and bytes, until the layout is built */
+	unsigned char *layout;       /* first files: the quant's weights layout, or NULL */
+	size_t layout_bytes;
 };
 
 struct reg_ctx {
@@ -88,6 +96,8 @@ struct reg_ctx {
 static void reg_job_release(struct reg_job *j)
 {
 	arch_release(&j->arch);
+	vram_tensor_list_release(&j->tensors);
+	free(j->layout);
 	free(j->g_arch);
 	free(j->g_basename);
 	free(j->g_size_label);
@@ -136,6 +146,11 @@ static void reg_read_header(struct reg_ctx *x, struct reg_job *j, struct reader 
 	j->file_size = gguf_file_size(g);
 	ft = gguf_file_type(g);
 	j->file_type = ft >= 0 ? ft : -1;
+	if (j->quant != REG_NO_QUANT && vram_tensor_list_from_gguf(&j->tensors, g)) {
+		j->rc = diag_fail(&j->diag, -ENOMEM, "out of memory reading '%s'", path);
+		gguf_free(g);
+		return;
+	}
 	if (j->first) {
 		diag_init(&gd);
 		rc = arch_from_gguf(g, &j->arch, &gd);
@@ -583,6 +598,48 @@ static int reg_check_jobs(struct reg_state *s, struct hub_register_stats *st, st
 	return 0;
 }
 
+/* The weights layout of every quant left, from its files' tensor lists
+ * and the projector's weight bytes (vram_model_from_gguf() and
+ * vram_model_add_gguf() on the lists, as `modelfs estimate` builds the
+ * model from the files).  A quant whose tensors the estimator refuses
+ * (more blocks than it takes) keeps no layout and falls back to its file
+ * size; only -ENOMEM fails. */
+static int reg_layouts(struct reg_state *s, struct diag *d)
+{
+	const struct reg_job *mm = s->mmproj_job != REG_NO_QUANT ? &s->jobs[s->mmproj_job] : NULL;
+	struct vram_model m;
+	struct diag ld;
+	size_t q, i;
+	int rc = 0;
+
+	for (q = 0; q < s->plan.n_quants && !rc; q++) {
+		struct reg_job *first = &s->jobs[s->quant_job[q]];
+
+		diag_init(&ld);
+		rc = vram_model_from_tensor_list(&m, &first->arch, &first->tensors, &ld);
+		if (rc == -EINVAL) {
+			log_msg(LOG_WARN, "register: vram@ of '%s' uses its file size: %s",
+				s->l.entries[s->plan.quants[q].files[0]].path, ld.msg);
+			rc = 0;
+			continue;
+		}
+		for (i = 1; !rc && i < s->plan.quants[q].n_files; i++)
+			rc = vram_model_add_tensor_list(&m, &s->jobs[s->quant_job[q] + i].tensors);
+		m.mmproj_file_bytes = mm ? mm->weight_bytes : 0;
+		if (!rc)
+			rc = vram_layout_encode(&m, &first->layout, &first->layout_bytes);
+		vram_model_release(&m);
+		for (i = 0; i < s->plan.quants[q].n_files; i++)
+			vram_tensor_list_release(&s->jobs[s->quant_job[q] + i].tensors);
+		if (rc == -EINVAL) {
+			log_msg(LOG_WARN, "register: vram@ of '%s' uses its file size: a tensor is too large",
+				s->l.entries[s->plan.quants[q].files[0]].path);
+			rc = 0;
+		}
+	}
+	return rc ? diag_fail(d, rc, "out of memory") : 0;
+}
+
 static int reg_fetch_config(struct reg_state *s, struct diag *d)
 {
 	const struct control_request *req = s->req;
@@ -755,6 +812,13 @@ static int reg_copy_quant(struct model_quant *dst, const struct model_quant *src
 	dst->size_exact = src->size_exact;
 	dst->bits_per_weight = src->bits_per_weight;
 	dst->quality_stars = src->quality_stars;
+	if (src->weights_layout) {
+		dst->weights_layout = malloc(src->weights_layout_bytes);
+		if (!dst->weights_layout)
+			return -ENOMEM;
+		memcpy(dst->weights_layout, src->weights_layout, src->weights_layout_bytes);
+		dst->weights_layout_bytes = src->weights_layout_bytes;
+	}
 	dst->files = calloc(src->n_files ? src->n_files : 1, sizeof(*dst->files));
 	if (!dst->files)
 		return -ENOMEM;
@@ -795,6 +859,10 @@ static int reg_build_quant(struct reg_state *s, size_t q, double params_b, struc
 	memset(out, 0, sizeof(*out));
 	out->name = reg_strdup_or(pq->name, &oom);
 	out->file_pattern = reg_strdup_or(s->l.entries[pq->files[0]].path, &oom);
+	out->weights_layout = s->jobs[s->quant_job[q]].layout;
+	out->weights_layout_bytes = s->jobs[s->quant_job[q]].layout_bytes;
+	s->jobs[s->quant_job[q]].layout = NULL;
+	s->jobs[s->quant_job[q]].layout_bytes = 0;
 	out->files = calloc(n, sizeof(*out->files));
 	if (oom || !out->files)
 		return -ENOMEM;
@@ -1078,6 +1146,9 @@ int hub_register(struct hub *h, const struct control_request *req,
 		goto out_release;
 	if (stats)
 		stats->skipped += (unsigned)s.plan.n_skipped;
+	rc = reg_layouts(&s, d);
+	if (rc)
+		goto out_release;
 	arch_release(&s.arch);
 	s.arch = s.jobs[s.quant_job[0]].arch;
 	arch_init(&s.jobs[s.quant_job[0]].arch);
