@@ -29,7 +29,8 @@
  * .control/log and, in the foreground or with -d, stderr.
  *
  * Exit status: 0 after a clean unmount (fusermount3 -u, or Ctrl-C in the
- * foreground), 1 for an error, 2 for a subcommand this build lacks.
+ * foreground), 1 for an error; subcommands have their own (2 for bad
+ * usage).
  */
 #include "fs.h"
 
@@ -329,6 +330,7 @@ static void cli_hw_init(struct fs_ctx *ctx)
 	if (rc)
 		log_msg(LOG_WARN, "cannot read the RAM size from /proc/meminfo: %s", strerror(-rc));
 	sbuf_release(&meminfo);
+	ctl_bench_detect_gpu(&ctx->hw);
 	rc = registry_hardware_get(ctx->reg, &ctx->hw_persisted);
 	if (rc) {
 		log_msg(LOG_WARN, "cannot read the saved hardware profile: %s", strerror(-rc));
@@ -366,6 +368,7 @@ static int cli_loop(struct fuse *f, const struct fuse_cmdline_opts *opts)
 /* From fuse_new to the unmount: the mounted life of the file system. */
 static int cli_serve(struct fuse_args *args, struct mountopts *mo, const struct fuse_cmdline_opts *opts)
 {
+	struct cli_bdi *bdi;
 	struct fs_ctx ctx;
 	struct fuse *f;
 	int rc, status = 1;
@@ -390,13 +393,18 @@ static int cli_serve(struct fuse_args *args, struct mountopts *mo, const struct 
 		log_msg(LOG_WARN, "model files are unavailable in this mount");
 	if (cli_hub_open(&ctx) != 0)
 		log_msg(LOG_WARN, "only local paths can be registered in this mount");
+	ctx.mountpoint = opts->mountpoint;
+	if (ctx.jobs && ctl_bench_start(&ctx) != 0)
+		log_msg(LOG_WARN, "benchmarks are unavailable in this mount");
 	ctx.fuse = f;
 	if (fuse_set_signal_handlers(fuse_get_session(f)) != 0)
 		goto out_unmount;
 	log_msg(LOG_INFO, "mounted on '%s' (state '%s')", opts->mountpoint, mo->state_dir);
-	cli_bdi_readahead_start(opts->mountpoint);
+	bdi = cli_bdi_readahead_start(opts->mountpoint, &ctx.inited);
 	rc = cli_loop(f, opts);
+	cli_bdi_readahead_stop(bdi);
 	fuse_remove_signal_handlers(fuse_get_session(f));
+	ctl_bench_stop(&ctx);
 	/* libfuse 3.14 returns the number of the signal that ended the loop
 	 * (SIGINT, SIGTERM, SIGHUP): a clean stop, as an unmount is. */
 	if (rc >= 0)
@@ -405,6 +413,7 @@ static int cli_serve(struct fuse_args *args, struct mountopts *mo, const struct 
 		log_msg(LOG_ERROR, "the FUSE loop stopped: %s", strerror(-rc));
 
 out_unmount:
+	ctl_bench_stop(&ctx);
 	ctx.fuse = NULL;
 	fuse_unmount(f);
 out_destroy:
@@ -482,12 +491,6 @@ out:
 	return status;
 }
 
-static int cli_unavailable(const char *cmd)
-{
-	fprintf(stderr, "modelfs: '%s' is not available yet\n", cmd);
-	return 2;
-}
-
 int fs_main(int argc, char *argv[])
 {
 	if (argc >= 2) {
@@ -506,7 +509,7 @@ int fs_main(int argc, char *argv[])
 		if (strcmp(cmd, "estimate") == 0)
 			return cli_estimate(argc - 1, argv + 1);
 		if (strcmp(cmd, "jobs") == 0)
-			return cli_unavailable(cmd);
+			return cli_jobs(argc - 1, argv + 1);
 	}
 	return cli_mount(argc, argv);
 }

@@ -1,6 +1,6 @@
 /*
  * cli_cache.c - the mount's model-file cache: opening the blob store with
- * the -o options (SPEC §2 cache=, endpoint=, token_file=, offline,
+ * the -o options (SPEC §2 cache=, hf_cache=, endpoint=, token_file=, offline,
  * connections=, chunk=, readahead=, verify=, cache_max=), and raising the
  * kernel's read-ahead for the mount.
  *
@@ -14,10 +14,14 @@
  * INIT exchange: the kernel sets the bdi's read-ahead to the smaller of
  * its current value and the INIT reply's max_readahead, which libfuse
  * copies from the kernel's own offer (128 KiB), so an earlier write is
- * undone.  A thread started before the loop stat()s the mount point,
- * which returns once the loop has answered INIT and a GETATTR, then
- * writes.  Without root the write fails with EACCES, logged at debug
- * level only.
+ * undone.  A thread started before the loop finds the mount's device
+ * number in /proc/self/mountinfo, waits until fs_init() has run (the INIT
+ * reply follows it at once), gives the reply a moment, and writes; it
+ * checks again a second later and writes once more if the value went
+ * down.  It never touches the mount point itself: a stat() in flight
+ * there pins the mount, and an unmount at that moment would fail with
+ * EBUSY.  Without root the write fails with EACCES, logged at debug level
+ * only.  The thread is joined at unmount.
  */
 #include "fs.h"
 
@@ -29,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs_int.h"
@@ -80,6 +84,7 @@ int cli_cache_open(struct fs_ctx *ctx)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cache_dir = mo->cache_dir;
+	cfg.hf_cache_dir = mo->hf_cache_dir;
 	cfg.reg = ctx->reg;
 	cfg.offline = mo->offline;
 	cfg.verify_strict = mo->verify == VERIFY_STRICT;
@@ -93,6 +98,7 @@ int cli_cache_open(struct fs_ctx *ctx)
 	if (!mo->offline) {
 		memset(&http, 0, sizeof(http));
 		http.endpoint = mo->endpoint;
+		http.stall_timeout_s = mo->timeout_s;
 		token = cli_token(mo);
 		http.token = token;
 		rc = blob_fetcher_http_open(&http, &cfg.fetcher, &d);
@@ -114,8 +120,14 @@ int cli_cache_open(struct fs_ctx *ctx)
 	if (rc) {
 		blob_store_close(ctx->blobs);
 		ctx->blobs = NULL;
+		return rc;
 	}
-	return rc;
+	/* ignored: without the job history the jobs of this mount still run
+	 * and show; the registry's own message is in the log */
+	rc = job_list_attach(ctx->jobs, ctx->reg);
+	if (rc)
+		log_msg(LOG_WARN, "the job history of earlier mounts is unavailable: %s", strerror(-rc));
+	return 0;
 }
 
 void cli_cache_close(struct fs_ctx *ctx)
@@ -126,50 +138,133 @@ void cli_cache_close(struct fs_ctx *ctx)
 	ctx->blobs = NULL;
 }
 
-static void cli_bdi_write(const char *mountpoint)
+#define CLI_BDI_WAIT_MS   30000           /* longest wait for INIT */
+#define CLI_BDI_STEP_MS   10
+
+/* The "MAJ:MIN" of the mount at mountpoint, from /proc/self/mountinfo
+ * (fields: id, parent, MAJ:MIN, root, mount point with \040-style escapes;
+ * a mount point without such bytes compares as is): 0 or -ENOENT. */
+static int cli_bdi_dev(const char *mountpoint, char *dev, size_t size)
 {
-	char path[PATH_MAX], val[32];
-	struct stat st;
+	char line[8192];
+	int rc = -ENOENT;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *fields[5], *p = line;
+		size_t i;
+
+		for (i = 0; i < 5; i++) {
+			fields[i] = p;
+			p += strcspn(p, " \n");
+			if (*p)
+				*p++ = '\0';
+		}
+		if (strcmp(fields[4], mountpoint) == 0 && strlen(fields[2]) < size) {
+			memcpy(dev, fields[2], strlen(fields[2]) + 1);
+			rc = 0;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static void cli_bdi_sleep(unsigned ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	(void)nanosleep(&ts, NULL);
+}
+
+/* Reads the bdi's read_ahead_kb, writes ours when it is lower.  0 when
+ * it is ours now, -errno otherwise. */
+static int cli_bdi_write(const char *path)
+{
+	char val[32];
+	ssize_t n;
 	int fd, len;
 
-	if (stat(mountpoint, &st) != 0) {
-		log_msg(LOG_DEBUG, "cannot stat '%s' to raise its read-ahead: %s", mountpoint, strerror(errno));
-		return;
-	}
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
-	len = snprintf(val, sizeof(val), "%d\n", CLI_READ_AHEAD_KB);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, val, (size_t)len) != len) {
-		log_msg(LOG_DEBUG, "cannot raise the read-ahead of '%s' (%s): %s; sequential reads are slower",
-			mountpoint, path, strerror(errno));
-		if (fd >= 0)
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, val, sizeof(val) - 1, 0);
+	if (n > 0) {
+		val[n] = '\0';
+		if (strtol(val, NULL, 10) >= CLI_READ_AHEAD_KB) {
 			close(fd);
-		return;
+			return 0;
+		}
+	}
+	len = snprintf(val, sizeof(val), "%d\n", CLI_READ_AHEAD_KB);
+	if (pwrite(fd, val, (size_t)len, 0) != len) {
+		n = -errno;
+		close(fd);
+		return (int)n;
 	}
 	close(fd);
-	log_msg(LOG_DEBUG, "read-ahead of '%s' set to %d KiB", mountpoint, CLI_READ_AHEAD_KB);
+	return 0;
 }
 
 static void *cli_bdi_main(void *arg)
 {
-	cli_bdi_write(arg);
-	free(arg);
+	struct cli_bdi *b = arg;
+	char dev[32], path[PATH_MAX];
+	unsigned waited = 0;
+	int rc;
+
+	rc = cli_bdi_dev(b->mountpoint, dev, sizeof(dev));
+	if (rc) {
+		log_msg(LOG_DEBUG, "cannot find the device of '%s' in mountinfo: %s; sequential reads are slower",
+			b->mountpoint, strerror(-rc));
+		return NULL;
+	}
+	while (!__atomic_load_n(b->inited, __ATOMIC_ACQUIRE) && !__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE) &&
+	       waited < CLI_BDI_WAIT_MS) {
+		cli_bdi_sleep(CLI_BDI_STEP_MS);
+		waited += CLI_BDI_STEP_MS;
+	}
+	if (!__atomic_load_n(b->inited, __ATOMIC_ACQUIRE))
+		return NULL;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	cli_bdi_sleep(100);
+	rc = cli_bdi_write(path);
+	if (rc == 0 && !__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
+		cli_bdi_sleep(1000);
+		rc = cli_bdi_write(path);
+	}
+	if (rc)
+		log_msg(LOG_DEBUG, "cannot raise the read-ahead of '%s' (%s): %s; sequential reads are slower",
+			b->mountpoint, path, strerror(-rc));
+	else
+		log_msg(LOG_DEBUG, "read-ahead of '%s' set to %d KiB", b->mountpoint, CLI_READ_AHEAD_KB);
 	return NULL;
 }
 
-/* Detached: if the loop stops before answering, the stat waits until the
- * connection goes away, and nobody must wait for it. */
-void cli_bdi_readahead_start(const char *mountpoint)
+struct cli_bdi *cli_bdi_readahead_start(const char *mountpoint, const int *inited)
 {
-	pthread_attr_t attr;
-	pthread_t thread;
-	char *copy = strdup(mountpoint);
+	struct cli_bdi *b = calloc(1, sizeof(*b));
 
-	if (!copy)
+	if (!b)
+		return NULL;
+	b->mountpoint = strdup(mountpoint);
+	b->inited = inited;
+	if (!b->mountpoint || pthread_create(&b->thread, NULL, cli_bdi_main, b) != 0) {
+		free(b->mountpoint);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void cli_bdi_readahead_stop(struct cli_bdi *b)
+{
+	if (!b)
 		return;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&thread, &attr, cli_bdi_main, copy) != 0)
-		free(copy);
-	pthread_attr_destroy(&attr);
+	__atomic_store_n(&b->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(b->thread, NULL);
+	free(b->mountpoint);
+	free(b);
 }

@@ -74,6 +74,10 @@ int cli_hub_open(struct fs_ctx *ctx)
 	hub_options_init(&o);
 	o.endpoint = mo->endpoint;
 	o.offline = mo->offline;
+	if (mo->timeout_s) {
+		o.timeout_ms = mo->timeout_s * 1000u;
+		o.stall_timeout_ms = mo->timeout_s * 1000u;
+	}
 	if (mo->token && *mo->token) {
 		o.token = mo->token;
 		o.token_source = "HF_TOKEN";

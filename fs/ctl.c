@@ -4,8 +4,8 @@
  * A control file is a row of one table: a name, a mode, whether its
  * content changes without a registry change (then it is opened with
  * direct_io and never cached), a renderer for reads and a handler for
- * writes (download, evict and jobs are in ctl_cache.c; benchmark comes
- * with its issue); ops.c and tree.c only ever see the table.
+ * writes (download, evict and jobs are in ctl_cache.c, benchmark in
+ * bench.c); ops.c and tree.c only ever see the table.
  *
  * Writes follow SPEC §6: each write() is a batch of lines carried out
  * before write() returns (a last line without a newline counts; blank
@@ -712,13 +712,14 @@ static int ctl_log_render(struct fs_ctx *ctx, struct sbuf *out)
 	return log_render(out);
 }
 
-/* SPEC §3 order; the benchmark issue adds benchmark (0200). */
+/* SPEC §3 order. */
 static const struct ctl_file ctl_files[] = {
 	{ "register", 0200, true, NULL, ctl_register_write, true, true },
 	{ "unregister", 0200, true, NULL, ctl_unregister_write, false, false },
 	{ "download", 0200, true, NULL, ctl_download_write, true, false },
 	{ "evict", 0200, true, NULL, ctl_evict_write, true, false },
 	{ "refresh", 0200, true, NULL, ctl_refresh_write, true, false },
+	{ "benchmark", 0200, true, NULL, ctl_benchmark_write, true, false },
 	{ "jobs", 0444, true, ctl_jobs_render, NULL, false, false },
 	{ "log", 0444, true, ctl_log_render, NULL, false, false },
 	{ "hardware", 0600, true, ctl_hardware_render, ctl_hardware_write, false, false },

@@ -112,6 +112,10 @@ static int ctl_download_one(struct fs_ctx *ctx, const struct model_variant *v, c
 	int rc;
 
 	snprintf(target, sizeof(target), "%s/%s/%s", v->family, v->variant, q->name);
+	if (fs_variant_is_local(v)) {
+		log_msg(LOG_INFO, "download: '%s' is a local file; nothing to download", target);
+		return 0;
+	}
 	src = ctl_cache_sources(v, q);
 	if (!src)
 		return -ENOMEM;
@@ -133,6 +137,10 @@ static int ctl_evict_one(struct fs_ctx *ctx, const struct model_variant *v, cons
 	int rc = 0;
 
 	snprintf(target, sizeof(target), "%s/%s/%s", v->family, v->variant, q->name);
+	if (fs_variant_is_local(v)) {
+		log_msg(LOG_INFO, "evict: '%s' is a local file, not a cached copy; nothing to evict", target);
+		return 0;
+	}
 	src = ctl_cache_sources(v, q);
 	if (!src)
 		return -ENOMEM;

@@ -45,6 +45,8 @@ enum tree_kind {
 	TREE_QUANT,              /* /FAMILY/VARIANT/QUANT/ */
 	TREE_QUANT_INFO,         /* /FAMILY/VARIANT/QUANT/info.json */
 	TREE_QUANT_STATUS,       /* /FAMILY/VARIANT/QUANT/status */
+	TREE_QUANT_BENCHMARK,    /* /FAMILY/VARIANT/QUANT/benchmark.json */
+	TREE_QUANT_COMPARE,      /* /FAMILY/VARIANT/QUANT/compare.tsv */
 	TREE_QUANT_FILE,         /* /FAMILY/VARIANT/QUANT/model.gguf, shards, mmproj.gguf (node.file says which) */
 	TREE_QUANT_PARAM,        /* /FAMILY/VARIANT/QUANT/vram@... and fit@... (SPEC §5; node.params) */
 	TREE_RECOMMEND,          /* /recommend@... (node.params) */

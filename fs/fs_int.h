@@ -79,6 +79,9 @@ struct fs_view {
 	struct fs_blob *registry_json;      /* rendered on first use; protected by whole_lock */
 	struct fs_blob *models_tsv;         /* rendered on first use; protected by whole_lock */
 	char models_tsv_hw[FS_HW_KEY_BYTES]; /* fs_hw_key() of the profile it used; protected by whole_lock */
+	pthread_mutex_t eff_lock;
+	double tg_efficiency;               /* bench_efficiency() for tg_efficiency_hw; protected by eff_lock */
+	char tg_efficiency_hw[192];        /* GPU name and bandwidths it is for, "" = not yet; protected by eff_lock */
 };
 
 /* ------------------------------------------------------------------------
@@ -90,6 +93,7 @@ struct fs_handle {
 	struct fs_handle *prev, *next;   /* in fs_ctx.handles; protected by fs_ctx.handles_lock */
 	struct fs_blob *blob;            /* what read serves; NULL for write-only files */
 	struct blob *model;              /* a model file's cached bytes (cache/blob.c), or NULL */
+	int local_fd;                    /* a locally registered model file, opened read-only; -1 */
 	char *path;                      /* new: the model file's path, to invalidate it */
 	struct blob_stream stream;       /* this open file's read-ahead state, for model */
 	const struct ctl_file *ctl;      /* the control file, or NULL */
@@ -108,9 +112,14 @@ struct fs_ctx {
 	uid_t uid;                          /* of the mounting process */
 	gid_t gid;
 	struct timespec mount_time;
+	int inited;                         /* atomic: fs_init() has run (the INIT reply follows) */
 
 	pthread_mutex_t hw_lock;
 	struct hw_profile hw;               /* effective profile; protected by hw_lock */
+
+	const char *mountpoint;             /* absolute (libfuse's realpath), for bench_cmd's {model} */
+	struct ctl_bench *bench;            /* benchmark queue and runner (fs/bench.c); NULL when
+					       the cache could not open */
 
 	struct hub *hub;                    /* the Hub client for register and refresh; NULL
 					       when it could not be made (fs/cli_hub.c) */
@@ -146,6 +155,10 @@ const struct fuse_operations *fs_operations(void);
  * changed the registry).  Errors are ignored: a path the kernel never
  * looked up has nothing cached. */
 void fs_invalidate(struct fs_ctx *ctx, const char *path);
+
+/* Whether v was registered from a local path: its model files are read
+ * in place and never downloaded (fs/ops.c). */
+bool fs_variant_is_local(const struct model_variant *v);
 
 /* A copy of the effective hardware profile.  Thread-safe. */
 void fs_hw_get(struct fs_ctx *ctx, struct hw_profile *out);
@@ -198,13 +211,47 @@ void ctl_pending_free(struct ctl_pending *p);   /* NULL is a no-op */
  * ------------------------------------------------------------------------ */
 int cli_inspect(int argc, char **argv);
 int cli_estimate(int argc, char **argv);
+/* `modelfs jobs MOUNTPOINT [--follow]` (fs/cli_jobs.c): 0, 1 when
+ * MOUNTPOINT is not a readable modelfs mount, 2 for bad usage. */
+int cli_jobs(int argc, char **argv);
+
+/* One row of .control/jobs (SPEC §4), checked.  Strings point into the
+ * text given to cli_jobs_parse(). */
+struct cli_job_row {
+	uint64_t id;                 /* > 0 */
+	const char *kind;            /* non-empty */
+	const char *target;          /* non-empty */
+	const char *state;           /* queued|running|done|failed|cancelled (static) */
+	double progress;             /* percent, 0-100 */
+	uint64_t done_bytes;
+	uint64_t total_bytes;        /* 0: not about bytes */
+	bool has_rate, has_eta;      /* false for an empty cell */
+	uint64_t rate_bps;
+	uint64_t eta_s;
+	const char *message;         /* may be "" */
+};
+/* Parses the text of .control/jobs (len bytes, NUL-terminated at
+ * text[len]; split in place, so the rows borrow it).  Pure.  Returns the
+ * number of rows in *rows_out (new, free()), or -EBADMSG when the first
+ * line is not SPEC §4's header (not a jobs file), -ENOMEM.  A row without
+ * exactly ten tab-separated cells, with a NUL byte, or with a cell out of
+ * range is left out and one line saying why goes to warn (nullable). */
+ssize_t cli_jobs_parse(char *text, size_t len, struct cli_job_row **rows_out, struct sbuf *warn);
+/* Draws rows as one line each (id, kind, target, bar, percent, sizes,
+ * MB/s, h:mm:ss ETA, state and message) into out, "no jobs" when n is 0.
+ * tty: lines fitted to cols columns (the bar takes what is left; long
+ * cells cut); otherwise nothing is cut and the bar is sized for cols.
+ * Control bytes and malformed UTF-8 in texts are drawn as '?'.  Pure;
+ * out->err. */
+int cli_jobs_draw(const struct cli_job_row *rows, size_t n, unsigned cols, bool tty, struct sbuf *out);
 
 /* The model-file cache of the mount (fs/cli_cache.c).  cli_cache_open()
  * opens ctx->blobs from ctx->mo (after the fork, with ctx->reg open);
  * -errno, logged.  cli_cache_close() closes it after every handle is
- * gone.  cli_bdi_readahead_start() starts a detached thread that raises
- * the kernel read-ahead of the mount once the loop has answered INIT
- * (root only; failures are logged at debug level). */
+ * gone.  cli_bdi_readahead_start() starts a thread that raises the
+ * kernel read-ahead of the mount once the loop has answered INIT (root
+ * only; failures are logged at debug level; NULL when it cannot start);
+ * cli_bdi_readahead_stop() joins it. */
 int cli_cache_open(struct fs_ctx *ctx) MF_WUR;
 /* The blob store's discarded() hook (fs/ops.c): drops the kernel's pages
  * of every open file of the blob.  arg is the fs_ctx. */
@@ -215,7 +262,14 @@ int ctl_download_write(struct fs_ctx *ctx, const char *buf, size_t len, struct d
 int ctl_evict_write(struct fs_ctx *ctx, const char *buf, size_t len, struct diag *d);
 int ctl_jobs_render(struct fs_ctx *ctx, struct sbuf *out);
 void cli_cache_close(struct fs_ctx *ctx);
-void cli_bdi_readahead_start(const char *mountpoint);
+struct cli_bdi {
+	pthread_t thread;
+	char *mountpoint;
+	const int *inited;                 /* fs_ctx.inited */
+	int stop;                          /* atomic */
+};
+struct cli_bdi *cli_bdi_readahead_start(const char *mountpoint, const int *inited);
+void cli_bdi_readahead_stop(struct cli_bdi *b);   /* NULL is a no-op */
 
 /* The mount's Hub client (fs/cli_hub.c).  cli_hub_open() makes ctx->hub
  * from ctx->mo (endpoint=, the token of HF_TOKEN or token_file=, offline)
@@ -223,5 +277,19 @@ void cli_bdi_readahead_start(const char *mountpoint);
  * only).  cli_hub_close() frees it once no control write runs. */
 int cli_hub_open(struct fs_ctx *ctx) MF_WUR;
 void cli_hub_close(struct fs_ctx *ctx);
+
+/* Benchmarks (fs/bench.c).  ctl_bench_start() makes ctx->bench after
+ * the fork, once ctx->jobs exists: marks runs a stopped mount left running
+ * failed, queues again the ones it left queued, and starts the worker;
+ * -errno, logged.  ctl_bench_stop() stops the runner (SIGTERM, then
+ * SIGKILL) and the worker; the run is stored failed ("interrupted") and
+ * what is still queued stays queued for the next mount.
+ * ctl_benchmark_write() is .control/benchmark's write hook.
+ * ctl_bench_detect_gpu() fills the GPU name and memory from nvidia-smi
+ * when it is installed (the "detected" layer of the profile). */
+int ctl_bench_start(struct fs_ctx *ctx) MF_WUR;
+void ctl_bench_stop(struct fs_ctx *ctx);
+int ctl_benchmark_write(struct fs_ctx *ctx, const char *buf, size_t len, struct diag *d);
+void ctl_bench_detect_gpu(struct hw_profile *hw);
 
 #endif /* MODELFS_FS_INT_H */

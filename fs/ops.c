@@ -281,6 +281,7 @@ static void fs_view_free(struct fs_ctx *ctx, struct fs_view *v)
 	fs_blob_unref(v->registry_json);
 	fs_blob_unref(v->models_tsv);
 	pthread_mutex_destroy(&v->whole_lock);
+	pthread_mutex_destroy(&v->eff_lock);
 	tree_free(v->tree);
 	registry_snapshot_put(ctx->reg, v->snap);
 	free(v);
@@ -290,6 +291,8 @@ static void fs_handle_free(struct fs_handle *h)
 {
 	fs_blob_unref(h->blob);
 	blob_close(h->model);
+	if (h->local_fd >= 0)
+		close(h->local_fd);
 	free(h->path);
 	ctl_pending_free(h->pending);
 	free(h);
@@ -366,6 +369,7 @@ int fs_view_get(struct fs_ctx *ctx, struct fs_view **out)
 	}
 	v->refs = 2;
 	pthread_mutex_init(&v->whole_lock, NULL);
+	pthread_mutex_init(&v->eff_lock, NULL);
 
 	pthread_mutex_lock(&ctx->view_lock);
 	if (ctx->view && ctx->view->snap->generation >= snap->generation) {
@@ -373,6 +377,7 @@ int fs_view_get(struct fs_ctx *ctx, struct fs_view **out)
 		*out = ctx->view;
 		pthread_mutex_unlock(&ctx->view_lock);
 		pthread_mutex_destroy(&v->whole_lock);
+		pthread_mutex_destroy(&v->eff_lock);
 		tree_free(v->tree);
 		registry_snapshot_put(ctx->reg, snap);
 		free(v);
@@ -463,6 +468,28 @@ static void model_source(const struct tree_node *n, struct blob_source *src)
 	src->sha256 = n->file->sha256;
 }
 
+/* A model registered from a local path (origin "local"): repo_id is its
+ * directory and upstream the file's path inside it.  Such files are read
+ * where they are, with pread, and never enter the blob store: copying a
+ * file the user already has would only double it.  The quant counts as
+ * cached. */
+static bool model_is_local(const struct tree_node *n)
+{
+	return fs_variant_is_local(n->variant);
+}
+
+static int model_local_path(const struct tree_node *n, char *buf, size_t size)
+{
+	if ((size_t)snprintf(buf, size, "%s/%s", n->variant->repo_id, n->file->upstream) >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+bool fs_variant_is_local(const struct model_variant *v)
+{
+	return v->origin && strcmp(v->origin, "local") == 0 && v->repo_id && v->repo_id[0] == '/';
+}
+
 /* What the cache holds of the quant of n, for info.json and status: the
  * sum over its files, "cached" only when every file is.  Never touches
  * the network. */
@@ -478,6 +505,16 @@ static void quant_cache(struct fs_ctx *ctx, const struct tree_node *n, struct re
 	memset(cache, 0, sizeof(*cache));
 	cache->state = "remote";
 	local_path[0] = '\0';
+	if (n->quant->n_files && model_is_local(n)) {
+		for (i = 0; i < n->quant->n_files; i++)
+			cache->cached_bytes += n->quant->files[i].size_bytes;
+		fn = *n;
+		fn.file = &n->quant->files[0];
+		if (model_local_path(&fn, local_path, size) == 0)
+			cache->local_path = local_path;
+		cache->state = "cached";
+		return;
+	}
 	if (!ctx->blobs)
 		return;
 	for (i = 0; i < n->quant->n_files; i++) {
@@ -508,13 +545,32 @@ static void quant_cache(struct fs_ctx *ctx, const struct tree_node *n, struct re
 /* The text of the hardware profile a rendering depends on (FS_HW_KEY_BYTES). */
 static void fs_hw_key(const struct hw_profile *hw, char *buf, size_t size)
 {
-	snprintf(buf, size, "%" PRIu64 "/%.17g/%" PRIu64 "/%.17g", hw->gpu_vram_mib, hw->gpu_bandwidth_gbps,
-		 hw->ram_mib, hw->ram_bandwidth_gbps);
+	snprintf(buf, size, "%" PRIu64 "/%.17g/%" PRIu64 "/%.17g/%.6g", hw->gpu_vram_mib, hw->gpu_bandwidth_gbps,
+		 hw->ram_mib, hw->ram_bandwidth_gbps, hw->tg_efficiency);
+}
+
+/* The profile with its decode efficiency as the view's benchmarks
+ * calibrate it (bench_efficiency), computed once per view and profile. */
+static void fs_view_hw(struct fs_ctx *ctx, struct fs_view *view, struct hw_profile *hw)
+{
+	char key[sizeof(view->tg_efficiency_hw)];
+
+	fs_hw_get(ctx, hw);
+	hw->tg_efficiency = 0;
+	snprintf(key, sizeof(key), "%.127s/%.17g/%.17g", hw->gpu_name, hw->gpu_bandwidth_gbps,
+		 hw->ram_bandwidth_gbps);
+	pthread_mutex_lock(&view->eff_lock);
+	if (strcmp(view->tg_efficiency_hw, key) != 0) {
+		view->tg_efficiency = bench_efficiency(view->snap, hw);
+		snprintf(view->tg_efficiency_hw, sizeof(view->tg_efficiency_hw), "%s", key);
+	}
+	hw->tg_efficiency = view->tg_efficiency;
+	pthread_mutex_unlock(&view->eff_lock);
 }
 
 static bool node_uses_hw(const struct tree_node *n)
 {
-	return n->kind == TREE_RECOMMEND || n->kind == TREE_MODELS_TSV ||
+	return n->kind == TREE_RECOMMEND || n->kind == TREE_MODELS_TSV || n->kind == TREE_QUANT_COMPARE ||
 	       (n->kind == TREE_QUANT_PARAM && n->params.kind == VRAM_KIND_FIT);
 }
 
@@ -545,6 +601,10 @@ static int node_render(struct fs_ctx *ctx, const struct fs_view *view, const str
 	case TREE_QUANT_STATUS:
 		quant_cache(ctx, n, &cache, local_path, sizeof(local_path));
 		return render_quant_status(n->variant, n->quant, &cache, out);
+	case TREE_QUANT_BENCHMARK:
+		return render_quant_benchmark(n->quant, out);
+	case TREE_QUANT_COMPARE:
+		return render_quant_compare(view->snap, n->variant, n->quant, hw, out);
 	case TREE_CONTROL_FILE:
 		return n->ctl->render ? n->ctl->render(ctx, out) : 0;
 	case TREE_QUANT_PARAM:
@@ -617,7 +677,7 @@ static int node_blob(struct fs_ctx *ctx, struct fs_view *view, const char *path,
 	int rc;
 
 	*out = NULL;
-	fs_hw_get(ctx, &hw);
+	fs_view_hw(ctx, view, &hw);
 	fs_hw_key(&hw, hw_key, sizeof(hw_key));
 	if (n->kind == TREE_REGISTRY_JSON || n->kind == TREE_MODELS_TSV)
 		return node_whole_blob(ctx, view, path, n, &hw, hw_key, out);
@@ -656,16 +716,30 @@ static int node_blob(struct fs_ctx *ctx, struct fs_view *view, const char *path,
  * when neither can say (offline, hub unreachable) stat shows 0 rather
  * than failing, so ls and find still work, and open fails with ENETDOWN.
  * ------------------------------------------------------------------------ */
+
 static int model_stat(struct fs_ctx *ctx, const char *path, const struct tree_node *n, struct stat *st)
 {
 	struct blob_source src;
 	uint64_t size = n->file->size_bytes;
+	char local[PATH_MAX];
+	struct stat lst;
 	struct diag d;
 	int rc;
 
 	st->st_atim = ctx->mount_time;
 	st->st_mtim = ctx->mount_time;
 	st->st_ctim = ctx->mount_time;
+	if (model_is_local(n)) {
+		rc = model_local_path(n, local, sizeof(local));
+		if (rc == 0 && stat(local, &lst) != 0)
+			rc = -errno;
+		if (rc) {
+			log_msg(LOG_WARN, "'%s' is registered from '%s', which cannot be read: %s; register it "
+				"again or unregister it", path, n->variant->repo_id, strerror(-rc));
+			return rc;
+		}
+		size = (uint64_t)lst.st_size;
+	}
 	if (!size) {
 		if (!ctx->blobs)
 			return -EIO;
@@ -692,9 +766,25 @@ static int model_open(struct fs_ctx *ctx, const char *path, const struct tree_no
 		      struct fuse_file_info *fi)
 {
 	struct blob_source src;
+	char local[PATH_MAX];
 	struct diag d;
 	int rc;
 
+	if (model_is_local(n)) {
+		rc = model_local_path(n, local, sizeof(local));
+		if (rc == 0) {
+			h->local_fd = open(local, O_RDONLY | O_CLOEXEC);
+			rc = h->local_fd < 0 ? -errno : 0;
+		}
+		if (rc) {
+			log_msg(LOG_ERROR, "cannot open '%s': its local file '%s' cannot be read: %s", path, local,
+				strerror(-rc));
+			return rc;
+		}
+		fi->keep_cache = 1;
+		fi->direct_io = 0;
+		return 0;
+	}
 	if (!ctx->blobs) {
 		log_msg(LOG_ERROR, "cannot open '%s': the cache is not available (see the log at mount)", path);
 		return -EIO;
@@ -887,6 +977,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 * invalidates them (fs_invalidate), so the kernel may keep them. */
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	__atomic_store_n(&fs_ctx_get()->inited, 1, __ATOMIC_RELEASE);
 	return fs_ctx_get();
 }
 
@@ -971,6 +1062,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		rc = -ENOMEM;
 		goto out_put;
 	}
+	h->local_fd = -1;
 	h->ctl = n.kind == TREE_CONTROL_FILE ? n.ctl : NULL;
 	fi->direct_io = node_is_volatile(&n);
 	fi->keep_cache = 0;
@@ -1006,6 +1098,18 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 	ssize_t got;
 	size_t n;
 
+	if (h && h->local_fd >= 0) {
+		if (off < 0)
+			return -EINVAL;
+		if (size > INT_MAX)
+			size = INT_MAX;
+		got = pread(h->local_fd, buf, size, off);
+		if (got < 0) {
+			got = -errno;
+			log_msg(LOG_ERROR, "cannot read '%s' at %lld: %s", path, (long long)off, strerror(errno));
+		}
+		return (int)got;
+	}
 	if (h && h->model) {
 		if (off < 0)
 			return -EINVAL;

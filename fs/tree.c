@@ -585,6 +585,10 @@ static int tree_lookup_diag(const struct tree *t, const struct tree_node *dir, c
 			node_set(out, TREE_QUANT_INFO, "info.json");
 		else if (strcmp(name, "status") == 0)
 			node_set(out, TREE_QUANT_STATUS, "status");
+		else if (strcmp(name, "benchmark.json") == 0)
+			node_set(out, TREE_QUANT_BENCHMARK, "benchmark.json");
+		else if (strcmp(name, "compare.tsv") == 0)
+			node_set(out, TREE_QUANT_COMPARE, "compare.tsv");
 		else if ((file = quant_file_find(dir->quant, name)) != NULL) {
 			node_set(out, TREE_QUANT_FILE, file->name);
 			out->file = file;
@@ -750,7 +754,7 @@ static int list_quant_examples(const struct tree *t, const struct tree_node *dir
 
 int tree_list(const struct tree *t, const struct tree_node *dir, tree_fill_fn fill, void *arg)
 {
-	static const char *const quant_fixed[] = { "info.json", "status" };
+	static const char *const quant_fixed[] = { "info.json", "status", "benchmark.json", "compare.tsv" };
 	const struct tree_family *f;
 	const struct tree_org *o;
 	const struct ctl_file *ctls;

@@ -29,7 +29,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "hub"))
 sys.path.insert(0, os.path.join(HERE, "..", "gguf"))
 
-from conftest import REPO_DIR, log_lines_since, read_log  # noqa: E402
+from conftest import REPO_DIR, log_lines_since, raises_errno, read_log  # noqa: E402
 from hubsim import HubProcess  # noqa: E402
 import ggufgen  # noqa: E402
 import scenarios as S  # noqa: E402
@@ -294,6 +294,37 @@ def test_register_local_file_and_directory(reg, hub, workdir):
     assert quants(m, "loc", "local-test") == ["q4_k_m", "q8_0"]
 
 
+def test_local_model_is_read_in_place(reg, hub, workdir):
+    """A model registered from a local path is served from that file: no
+    download, no copy in the cache, cached in status, mmap works."""
+    import mmap
+    d = local_models(workdir)
+    src = os.path.join(d, "local-llama-Q4_K_M.gguf")
+    m = reg(opts=["offline"])
+    register(m, src + " family=loc variant=local-test\n")
+    path = m.file("loc", "local-test", "q4_k_m", "model.gguf")
+    with open(src, "rb") as f:
+        want = f.read()
+    assert os.stat(path).st_size == len(want)
+    with open(path, "rb") as f:
+        assert f.read() == want
+        with mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
+            assert mm[:4] == b"GGUF" and mm[-100:] == want[-100:]
+    st = dict(line.split("=", 1) for line in m.text("loc", "local-test", "q4_k_m", "status").splitlines())
+    assert st["cache"] == "cached" and int(st["cached_bytes"]) == len(want)
+    info = json.loads(m.text("loc", "local-test", "q4_k_m", "info.json"))
+    assert info["cache"]["local_path"] == src
+    assert not any(os.scandir(os.path.join(m.cache, "blobs"))) if os.path.isdir(
+        os.path.join(m.cache, "blobs")) else True
+    register(m, "loc/local-test/q4_k_m\n", name="download")
+    register(m, "loc/local-test/q4_k_m\n", name="evict")
+    assert os.path.exists(src)
+    os.rename(src, src + ".moved")
+    with raises_errno(errno.ENOENT):
+        open(path, "rb").close()
+    assert "cannot be read" in m.log()
+
+
 def test_register_local_works_offline(reg, workdir):
     d = local_models(workdir)
     m = reg(opts=["offline"])
@@ -395,6 +426,22 @@ def test_hub_answers_5xx(reg, hub):
     m = reg()
     hub.set_faults(errors={"status": 503})
     assert_refused(m, "register", TINY + "\n", errno.EIO, "503", TINY)
+
+
+def test_hub_timeout(reg, hub):
+    """A hub slower than -o timeout= fails the write with ETIMEDOUT and
+    says what to do; the registry is unchanged."""
+    m = reg(opts=["timeout=1"])
+    assert m.config()["timeout"] == "1"
+    hub.set_faults(latency_ms=2500)
+    try:
+        line = assert_refused(m, "register", TINY + "\n", errno.ETIMEDOUT, "timed out", "timeout=")
+    finally:
+        hub.clear_faults()
+    assert "ETIMEDOUT" not in line
+    assert registry(m) == []
+    register(m, TINY + "\n")
+    assert len(registry(m)) == 1
 
 
 def test_rate_limited_past_the_retry_budget(reg, hub):

@@ -19,11 +19,20 @@ import math
 import os
 import stat
 import subprocess
+import sys
 import time
 
 import pytest
 
-from conftest import builtin_catalog, log_lines_since, raises_errno
+from conftest import (MODELFS_BIN, REPO_DIR, builtin_catalog, daemon_env, log_lines_since,
+                      raises_errno, sanitizer_report)
+
+sys.path.insert(0, os.path.join(REPO_DIR, "tests", "hub"))
+sys.path.insert(0, os.path.join(REPO_DIR, "tests", "gguf"))
+import ggufgen  # noqa: E402
+import replica  # noqa: E402
+import scenarios as S  # noqa: E402
+from hubsim import HubProcess  # noqa: E402
 
 pytestmark = pytest.mark.mount(opts=["offline"])
 
@@ -553,3 +562,156 @@ def test_estimates_with_hardware_profile(mount):
     tsv = mount.text("models.tsv").splitlines()
     assert all(r.split("\t")[9] == "" for r in tsv[1:])
     assert os.stat(mount.file("models.tsv")).st_size == len(mount.read("models.tsv"))
+
+
+# ---------------------------------------------------------------------------
+# Registered from GGUF headers: the real tensor table (weights_source
+# gguf-header), exactly as `modelfs estimate FILE` reads it
+# ---------------------------------------------------------------------------
+
+FIXTURES = os.environ.get("MF_FIXTURES_DIR") or os.path.join(REPO_DIR, "..", "shared", "fixtures")
+SPECS = {
+    "llama-3.1-8b": os.path.join(FIXTURES, "groundtruth", "llama-3.1-8b.json"),
+    "qwen3-30b-a3b": os.path.join(REPO_DIR, "tests", "bench", "groundtruth", "specs", "qwen3-30b-a3b.json"),
+    "gemma-3-4b": os.path.join(REPO_DIR, "tests", "bench", "groundtruth", "specs", "gemma-3-4b.json"),
+    "tiny": os.path.join(FIXTURES, "groundtruth", "tiny.json"),
+}
+# (vram@ parameters, the same as `modelfs estimate` options); ngl below the
+# layer count is partial offload: CPU blocks, the output layer, op offload.
+VRAM_CASES = [
+    ("ctx=8192", ["--ctx", "8192"]),
+    ("ctx=8192,ngl=0", ["--ctx", "8192", "--ngl", "0"]),
+    ("ctx=8192,ngl=1", ["--ctx", "8192", "--ngl", "1"]),
+    ("ctx=8192,ngl=7", ["--ctx", "8192", "--ngl", "7"]),
+    ("ctx=32768,ngl=20,kv=q8_0", ["--ctx", "32768", "--ngl", "20", "--kv", "q8_0"]),
+    ("ctx=4096,fa=off,ngl=12,ubatch=256", ["--ctx", "4096", "--fa", "off", "--ngl", "12",
+                                           "--ubatch", "256"]),
+    ("ctx=max,par=2", ["--ctx", "max", "--par", "2"]),
+]
+
+
+def write_replica(path, spec, ftype, shards=1):
+    """Writes a replica of spec (a SPECS key); returns the first file's path."""
+    md, tensors = replica.build(replica.load_spec(SPECS[spec]), ftype)
+    if shards > 1:
+        return ggufgen.write_split(path, md, tensors, shards)[0]
+    ggufgen.write(path + ".gguf", md, tensors, data="sparse")
+    return path + ".gguf"
+
+
+def write_mmproj(path):
+    """A vision projector header as llama.cpp's mmproj files have: clip.vision.* keys."""
+    md = [("general.architecture", "string", "clip"),
+          ("clip.has_vision_encoder", "bool", True),
+          ("clip.vision.image_size", "uint32", 896),
+          ("clip.vision.patch_size", "uint32", 14),
+          ("clip.vision.embedding_length", "uint32", 1152),
+          ("clip.vision.feed_forward_length", "uint32", 4304),
+          ("clip.vision.block_count", "uint32", 27),
+          ("clip.vision.attention.head_count", "uint32", 16)]
+    tensors = [{"name": "v.patch_embd.weight", "shape": [14, 14, 3, 1152], "type": "f16"}]
+    for i in range(27):
+        for n, shape in (("attn_qkv.weight", [1152, 3456]), ("attn_out.weight", [1152, 1152]),
+                         ("ffn_up.weight", [1152, 4304]), ("ffn_down.weight", [4304, 1152]),
+                         ("ln1.weight", [1152])):
+            tensors.append({"name": "v.blk.%d.%s" % (i, n), "shape": shape,
+                            "type": "f32" if len(shape) == 1 else "f16"})
+    tensors.append({"name": "mm.input_projection.weight", "shape": [1152, 2560], "type": "f16"})
+    ggufgen.write(path, md, tensors, data="sparse")
+    return path
+
+
+def hub_files(paths, root):
+    return [{"path": os.path.relpath(p, root), "file": p, "sha256": "fake"} for p in paths]
+
+
+def estimate_cli(path, opts, mmproj=None):
+    """`modelfs estimate` (not the modelfs fixture: it unmounts the test's mounts)."""
+    args = [MODELFS_BIN, "estimate", path, *opts] + (["--mmproj", mmproj] if mmproj else [])
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60, env=daemon_env(),
+                       stdin=subprocess.DEVNULL)
+    assert not sanitizer_report(r.stderr), r.stderr
+    assert r.returncode == 0, (args, r.stderr)
+    return r.stdout
+
+
+def registered(m, repo_id):
+    vs = [x for x in json.loads(m.text("registry.json"))["models"] if x["repo_id"] == repo_id]
+    assert len(vs) == 1, vs
+    return vs[0]
+
+
+def assert_as_estimated(m, q, first_file, mmproj=None):
+    """Every VRAM_CASES vram@ (JSON) of quant q is `modelfs estimate` on its
+    file, field for field, with weights_source gguf-header; fit@ too."""
+    for params, opts in VRAM_CASES:
+        got = vram_json(m, q, params)
+        want = json.loads(estimate_cli(first_file, opts + ["--json"], mmproj))
+        assert got["weights_source"] == "gguf-header", (q, params)
+        assert got == want, (q, params)
+        assert cat(m, q, "vram@" + params) == estimate_cli(first_file, opts + ["--format", "num"], mmproj)
+    assert cat(m, q, "fit@vram=9G,ctx=8192") == \
+        estimate_cli(first_file, ["--ctx", "8192", "--vram", "9G"], mmproj)
+    want = json.loads(estimate_cli(first_file, ["--ctx", "8192", "--json"], mmproj))
+    est = json.loads(m.text(*q, "info.json"))["estimate"]
+    assert est["weights_source"] == "gguf-header"
+    assert est["vram_mib"] == want["total"]
+
+
+def test_registered_quants_use_their_tensor_tables(mounts, workdir):
+    root = os.path.join(workdir, "files")
+    dirs = {n: os.path.join(root, n) for n in ("llama", "moe", "gemma")}
+    for d in dirs.values():
+        os.makedirs(d)
+    llama = write_replica(os.path.join(dirs["llama"], "llama-3.1-8b-Q4_K_M"), "llama-3.1-8b", "q4_k_m")
+    llama8 = write_replica(os.path.join(dirs["llama"], "llama-3.1-8b-Q8_0"), "llama-3.1-8b", "q8_0")
+    mmproj = write_mmproj(os.path.join(dirs["llama"], "mmproj-llama-f16.gguf"))
+    moe = write_replica(os.path.join(dirs["moe"], "qwen3-30b-a3b-Q4_K_M"), "qwen3-30b-a3b", "q4_k_m",
+                        shards=3)
+    moe_shards = sorted(os.path.join(dirs["moe"], n) for n in os.listdir(dirs["moe"]))
+    gemma = write_replica(os.path.join(dirs["gemma"], "gemma-3-4b-Q8_0"), "gemma-3-4b", "q8_0")
+    manifest = S.manifest([
+        S.repo("test-org/Llama-8B-GGUF", hub_files([llama, llama8, mmproj], dirs["llama"])),
+        S.repo("test-org/MoE-GGUF", hub_files(moe_shards, dirs["moe"])),
+        S.repo("test-org/Gemma-GGUF", hub_files([gemma], dirs["gemma"])),
+    ])
+    with HubProcess(manifest, workdir=os.path.join(workdir, "hub")) as hub:
+        m = mounts.new(opts=["catalog=none", "endpoint=" + hub.url])
+        with open(m.file(".control", "register"), "w") as f:
+            f.write("test-org/Llama-8B-GGUF\ntest-org/MoE-GGUF\ntest-org/Gemma-GGUF\n")
+        for repo_id, firsts, proj in (("test-org/Llama-8B-GGUF", [llama, llama8], mmproj),
+                                      ("test-org/MoE-GGUF", [moe], None),
+                                      ("test-org/Gemma-GGUF", [gemma], None)):
+            v = registered(m, repo_id)
+            assert len(v["quantizations"]) == len(firsts), v
+            for qi, first in zip(sorted(v["quantizations"], key=lambda x: x["name"]), firsts):
+                assert_as_estimated(m, (v["family"], v["variant"], qi["name"]), first, proj)
+        # Registering one quant again keeps the other's tensor table.
+        with open(m.file(".control", "register"), "w") as f:
+            f.write("test-org/Llama-8B-GGUF:q8_0\n")
+        v = registered(m, "test-org/Llama-8B-GGUF")
+        assert sorted(x["name"] for x in v["quantizations"]) == ["q4_k_m", "q8_0"]
+        assert_as_estimated(m, (v["family"], v["variant"], "q4_k_m"), llama, mmproj)
+
+
+def test_local_registration_refreshes_the_tensor_table(mounts, workdir):
+    """A local file registered, then replaced by another quantization under
+    the same name and registered again: vram@ follows the new tensors."""
+    d = os.path.join(workdir, "models", "Tiny-GGUF")
+    os.makedirs(d)
+    base = os.path.join(d, "tiny-Q8_0")
+    path = write_replica(base, "llama-3.1-8b", "q4_k_m")
+    m = mounts.new(opts=["catalog=none", "offline"])
+    with open(m.file(".control", "register"), "w") as f:
+        f.write(path + "\n")
+    v = registered(m, d)
+    q = (v["family"], v["variant"], v["quantizations"][0]["name"])
+    before = vram_json(m, q, "ctx=8192,ngl=9")
+    assert before == json.loads(estimate_cli(path, ["--ctx", "8192", "--ngl", "9", "--json"]))
+    write_replica(base, "llama-3.1-8b", "q8_0")
+    with open(m.file(".control", "register"), "w") as f:
+        f.write(path + "\n")
+    after = vram_json(m, q, "ctx=8192,ngl=9")
+    assert after == json.loads(estimate_cli(path, ["--ctx", "8192", "--ngl", "9", "--json"]))
+    assert after["weights_source"] == "gguf-header"
+    assert after["weights_bytes"] > before["weights_bytes"]

@@ -99,6 +99,8 @@ static void test_shapes(void **state)
 	check_resolves(t, "/llama/llama-3.2-1b/f16", TREE_QUANT, "f16");
 	check_resolves(t, "/llama/llama-3.2-1b/f16/info.json", TREE_QUANT_INFO, "info.json");
 	check_resolves(t, "/llama/llama-3.2-1b/f16/status", TREE_QUANT_STATUS, "status");
+	check_resolves(t, "/llama/llama-3.2-1b/f16/benchmark.json", TREE_QUANT_BENCHMARK, "benchmark.json");
+	check_resolves(t, "/llama/llama-3.2-1b/f16/compare.tsv", TREE_QUANT_COMPARE, "compare.tsv");
 	check_resolves(t, "/llama/llama-3.1-8b-instruct/ud-iq1_s", TREE_QUANT, "ud-iq1_s");
 	check_resolves(t, "/by-repo/bartowski", TREE_REPO_ORG, "bartowski");
 	check_resolves(t, "/by-repo/bartowski/Llama-3.2-1B-GGUF", TREE_REPO_LINK, "Llama-3.2-1B-GGUF");
@@ -250,14 +252,14 @@ static void test_listings(void **state)
 	CHECK_LISTING(t, "/by-repo", "bartowski", "same", "unsloth");
 	CHECK_LISTING(t, "/by-repo/bartowski", "Llama-3.2-1B-GGUF", "Meta-Llama-3.1-8B-Instruct-GGUF");
 	CHECK_LISTING(t, "/by-repo/same", "repo");
-	CHECK_LISTING(t, "/.control", "register", "unregister", "download", "evict", "refresh", "jobs", "log",
+	CHECK_LISTING(t, "/.control", "register", "unregister", "download", "evict", "refresh", "benchmark", "jobs", "log",
 		      "hardware", "config");
 	CHECK_LISTING(t, "/llama", "llama-3.1-8b-instruct", "llama-3.2-1b");
 	CHECK_LISTING(t, "/gemma/gemma-3-4b-it", "info.json", "architecture.json", "config.json",
 		      "q4_k_m", "q8_0");
 	CHECK_LISTING(t, "/llama/llama-3.1-8b-instruct", "info.json", "architecture.json",
 		      "iq4_xs", "q4_k_m", "ud-iq1_s");
-	CHECK_LISTING(t, "/llama/llama-3.2-1b/f16", "info.json", "status");
+	CHECK_LISTING(t, "/llama/llama-3.2-1b/f16", "info.json", "status", "benchmark.json", "compare.tsv");
 
 	list_path(t, "/", &l);
 	assert_int_equal(l.kinds[0], TREE_README);
@@ -506,11 +508,11 @@ static void test_parameterized_names(void **state)
 	assert_int_equal(tree_resolve(t, "/fits@vram=1G/x--y--z", &n), -ENOENT);
 	assert_int_equal(tree_resolve(t, "/fits@vram=1G/x----y--z--w", &n), -ENOENT);
 
-	CHECK_LISTING(t, "/a/b/c--q", "info.json", "status", "model.gguf", "vram@ctx=4096", "vram@ctx=8192",
+	CHECK_LISTING(t, "/a/b/c--q", "info.json", "status", "benchmark.json", "compare.tsv", "model.gguf", "vram@ctx=4096", "vram@ctx=8192",
 		      "vram@ctx=32768", "vram@ctx=max");
-	CHECK_LISTING(t, "/x/y--z/w", "info.json", "status", "vram@ctx=4096", "vram@ctx=8192",
+	CHECK_LISTING(t, "/x/y--z/w", "info.json", "status", "benchmark.json", "compare.tsv", "vram@ctx=4096", "vram@ctx=8192",
 		      "vram@ctx=32768");
-	CHECK_LISTING(t, "/a/b--c/q", "info.json", "status", "model.gguf");
+	CHECK_LISTING(t, "/a/b--c/q", "info.json", "status", "benchmark.json", "compare.tsv", "model.gguf");
 	assert_int_equal(tree_resolve(t, "/a/b/c--q/vram@ctx=max", &n), 0);
 	assert_true(tree_has_estimate(&n));
 	assert_int_equal(n.params.ctx_tokens, VRAM_CTX_MAX);
