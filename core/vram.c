@@ -1434,20 +1434,24 @@ static int vram_resolve_ctx(const struct vram_model *m, const struct vram_params
  * few n_patch x hidden activations, and without flash attention (mtmd
  * follows the context's setting) the n_patch^2 x heads f32 scores.
  * Heads are taken as hidden / 64; without a file size, the vision tower's
- * weights at f16 (about 12 hidden^2 per layer). */
+ * weights at f16 (about 12 hidden^2 per layer; Qwen2.5-VL's 32 x 1280 tower
+ * gives 1.26 GB where its f16 mmproj files hold about 1.35 GB).  Towers
+ * with a dynamic resolution (no image_size) get no compute buffer. */
 static uint64_t vram_mmproj(const struct vram_model *m, bool fa, struct vram_estimate *e)
 {
 	const struct arch_vision *v = &m->arch.vision;
 	uint64_t file = m->mmproj_file_bytes, compute = 0, np, heads;
 
+	if (!file && v->num_layers && v->hidden_size)
+		file = vram_mul(vram_mul(v->num_layers, 24), vram_mul(v->hidden_size, v->hidden_size));
 	if (v->image_size && v->patch_size && v->hidden_size) {
 		np = vram_mul(v->image_size / v->patch_size, v->image_size / v->patch_size);
 		heads = v->hidden_size / 64 ? v->hidden_size / 64 : 1;
 		compute = vram_add(fa ? 0 : vram_mul(vram_mul(np, np), vram_mul(heads, 4)),
 				   vram_mul(vram_mul(np, v->hidden_size), 40));
-		if (!file && v->num_layers)
-			file = vram_mul(vram_mul(v->num_layers, 24), vram_mul(v->hidden_size, v->hidden_size));
 		vram_warn(e, "mmproj compute buffer is approximate");
+	} else if (v->hidden_size) {
+		vram_warn(e, "mmproj compute buffer not counted: the image size is not fixed");
 	}
 	if (!m->mmproj_file_bytes)
 		vram_warn(e, "mmproj file size unknown; %s", file ? "estimated from the vision tower" :

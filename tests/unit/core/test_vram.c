@@ -116,6 +116,43 @@ static bool has_warning(const struct vram_estimate *e, const char *needle)
 	return false;
 }
 
+/* A projector whose file size is unknown and whose tower has no fixed
+ * image size (Qwen2.5-VL: 32 layers of 1280, dynamic resolution) is
+ * counted from the tower at f16, with warnings; a fixed image size adds
+ * clip's compute buffer. */
+static void test_mmproj_without_file(void **state)
+{
+	struct vram_estimate e;
+	struct vram_params p;
+	struct vram_model m;
+	struct arch a;
+
+	(void)state;
+	dense_arch(&a, "qwen2vl", 28, 3584, 28, 4, 128, 18944, 152064, 128000);
+	set_u(&a, ARCH_F_VISION_PATCH_SIZE, 14);
+	set_u(&a, ARCH_F_VISION_NUM_LAYERS, 32);
+	set_u(&a, ARCH_F_VISION_HIDDEN_SIZE, 1280);
+	model_of(&m, &a, 4683073952ull);
+	params(&p, 8192, true, GGML_TYPE_F16, VRAM_BACKEND_CUDA);
+	estimate_ok(&m, &p, &e);
+	assert_true(e.mmproj);
+	assert_int_equal(e.mmproj_bytes, 24ull * 32 * 1280 * 1280);
+	assert_true(has_warning(&e, "estimated from the vision tower"));
+	assert_true(has_warning(&e, "image size is not fixed"));
+	p.mmproj = 0;
+	estimate_ok(&m, &p, &e);
+	assert_int_equal(e.mmproj_bytes, 0);
+	vram_model_release(&m);
+	set_u(&a, ARCH_F_VISION_IMAGE_SIZE, 896);
+	model_of(&m, &a, 4683073952ull);
+	p.mmproj = -1;
+	estimate_ok(&m, &p, &e);
+	assert_true(e.mmproj_bytes > 24ull * 32 * 1280 * 1280);
+	assert_true(has_warning(&e, "compute buffer is approximate"));
+	vram_model_release(&m);
+	arch_release(&a);
+}
+
 /* ------------------------------------------------------------------------
  * Parameter names
  * ------------------------------------------------------------------------ */
@@ -1298,6 +1335,7 @@ int main(void)
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_gguf_model),
 		cmocka_unit_test(test_catalog),
+		cmocka_unit_test(test_mmproj_without_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
