@@ -691,6 +691,7 @@ static void bench_execute(struct ctl_bench *b, struct bench_item *it, const char
 	}
 	pthread_mutex_lock(&b->lock);
 	b->pid = 0;
+	stopped |= b->stopping;
 	pthread_mutex_unlock(&b->lock);
 	it->run.finished = bench_wall_s();
 	it->run.peak_rss_mib = (uint64_t)ru.ru_maxrss / 1024u;
