@@ -207,7 +207,8 @@ def test_killed_mount_leaves_job_interrupted(jmount, hub):
     m.proc.send_signal(signal.SIGKILL)
     m.proc.wait(timeout=15)
     m.proc = None
-    wait_for(lambda: m.path not in [mp for mp, _, _ in reaper.mounts()], what="auto_unmount")
+    wait_for(lambda: m.path not in [mp for mp, _, _ in reaper.mounts()], timeout=60,
+             what="auto_unmount")
     hub.clear_faults()
     m.start()
     rows = jobs(m)

@@ -312,7 +312,8 @@ def test_kill9_mid_download_then_resume(lazy, hub):
     m.proc.wait(timeout=15)
     m.proc = None
     t.join(timeout=30)
-    wait_for(lambda: m.path not in [mp for mp, _, _ in reaper.mounts()], what="auto_unmount")
+    wait_for(lambda: m.path not in [mp for mp, _, _ in reaper.mounts()], timeout=60,
+             what="auto_unmount")
     persisted = db_ranges_bytes(m.state, A_SHA)
     assert persisted >= 12 * MiB, "kill -9 lost the range map (%d bytes recorded)" % persisted
     hub.clear_faults()
