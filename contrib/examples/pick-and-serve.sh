@@ -93,7 +93,7 @@ if [ -n "$vram" ]; then
 	free=$vram
 	note "free GPU memory: $free MiB (--vram)"
 elif command -v nvidia-smi >/dev/null 2>&1 &&
-	free=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits 2>/dev/null | head -n 1 | tr -d ' ') &&
+	free=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits 2>/dev/null | awk 'NR == 1 { gsub(/ /, ""); print }') &&
 	[[ $free =~ ^[0-9]+$ ]]; then
 	note "free GPU memory: $free MiB (nvidia-smi)"
 else
