@@ -521,17 +521,10 @@ static int bench_download(struct ctl_bench *b, struct bench_item *it, const stru
 		return -EIO;
 	}
 	snprintf(target, sizeof(target), "%s/%s/%s", v->family, v->variant, q->name);
-	src = calloc(q->n_files ? q->n_files : 1, sizeof(*src));
+	src = ctl_cache_sources(v, q);
 	if (!src) {
 		bench_fail(&it->run, "out of memory");
 		return -ENOMEM;
-	}
-	for (i = 0; i < q->n_files; i++) {
-		src[i].repo_id = v->repo_id;
-		src[i].revision = v->revision;
-		src[i].path = q->files[i].upstream;
-		src[i].size_bytes = q->files[i].size_bytes;
-		src[i].sha256 = q->files[i].sha256;
 	}
 	for (;;) {
 		uint64_t done = 0, total = 0;

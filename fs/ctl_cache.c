@@ -46,8 +46,7 @@ static int ctl_cache_quant(const struct registry_snapshot *s, const char *verb, 
 	return 0;
 }
 
-/* The Hub files of q, in sources (n_files of them), borrowed from v, q. */
-static struct blob_source *ctl_cache_sources(const struct model_variant *v, const struct model_quant *q)
+struct blob_source *ctl_cache_sources(const struct model_variant *v, const struct model_quant *q)
 {
 	struct blob_source *src = calloc(q->n_files ? q->n_files : 1, sizeof(*src));
 	size_t i;

@@ -259,6 +259,9 @@ void fs_model_discarded(void *arg, struct blob *b);
 /* The cache's control files (fs/ctl_cache.c): .control/download, evict
  * (ctl_file write hooks) and jobs (render hook). */
 int ctl_download_write(struct fs_ctx *ctx, const char *buf, size_t len, struct diag *d);
+/* The Hub files of q as blob sources (q->n_files of them, strings
+ * borrowed from v and q): new array, free(); NULL without memory. */
+struct blob_source *ctl_cache_sources(const struct model_variant *v, const struct model_quant *q);
 int ctl_evict_write(struct fs_ctx *ctx, const char *buf, size_t len, struct diag *d);
 int ctl_jobs_render(struct fs_ctx *ctx, struct sbuf *out);
 void cli_cache_close(struct fs_ctx *ctx);
