@@ -493,6 +493,12 @@ static void bench_store(struct ctl_bench *b, struct bench_item *it)
 {
 	int rc = registry_bench_update(b->ctx->reg, &it->run);
 
+	if (rc == 0) {
+		/* the views listing benchmark columns; benchmark.json and
+		 * compare.tsv are direct_io (fs/ops.c) */
+		fs_invalidate(b->ctx, "/registry.json");
+		fs_invalidate(b->ctx, "/models.tsv");
+	}
 	if (rc == -ENOENT)
 		log_msg(LOG_INFO, "benchmark %s/%s/%s: the quant was unregistered; the result is dropped",
 			it->family, it->variant, it->quant);
@@ -686,6 +692,20 @@ static void bench_execute(struct ctl_bench *b, struct bench_item *it, const char
 	b->pid = 0;
 	stopped |= b->stopping;
 	pthread_mutex_unlock(&b->lock);
+	/* An unmount detaches the mount before the FUSE loop ends and
+	 * ctl_bench_stop() runs; a runner reading {model} in between fails on
+	 * its own.  That is an interrupted run too, not the runner's fault,
+	 * and the runs queued behind it wait for the next mount. */
+	if (!stopped && !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && ctx->mountpoint) {
+		char dev[32];
+
+		stopped = cli_mount_dev(ctx->mountpoint, dev, sizeof(dev)) == -ENOENT;
+		if (stopped) {
+			pthread_mutex_lock(&b->lock);
+			b->stopping = true;
+			pthread_mutex_unlock(&b->lock);
+		}
+	}
 	it->run.finished = bench_wall_s();
 	it->run.peak_rss_mib = (uint64_t)ru.ru_maxrss / 1024u;
 	it->run.peak_vram_mib = gpu_base >= 0 && gpu_peak >= gpu_base ? gpu_peak - gpu_base : -1;

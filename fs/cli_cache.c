@@ -144,7 +144,7 @@ void cli_cache_close(struct fs_ctx *ctx)
 /* The "MAJ:MIN" of the mount at mountpoint, from /proc/self/mountinfo
  * (fields: id, parent, MAJ:MIN, root, mount point with \040-style escapes;
  * a mount point without such bytes compares as is): 0 or -ENOENT. */
-static int cli_bdi_dev(const char *mountpoint, char *dev, size_t size)
+int cli_mount_dev(const char *mountpoint, char *dev, size_t size)
 {
 	char line[8192];
 	int rc = -ENOENT;
@@ -215,7 +215,7 @@ static void *cli_bdi_main(void *arg)
 	unsigned waited = 0;
 	int rc;
 
-	rc = cli_bdi_dev(b->mountpoint, dev, sizeof(dev));
+	rc = cli_mount_dev(b->mountpoint, dev, sizeof(dev));
 	if (rc) {
 		log_msg(LOG_DEBUG, "cannot find the device of '%s' in mountinfo: %s; sequential reads are slower",
 			b->mountpoint, strerror(-rc));

@@ -273,6 +273,9 @@ struct cli_bdi {
 };
 struct cli_bdi *cli_bdi_readahead_start(const char *mountpoint, const int *inited);
 void cli_bdi_readahead_stop(struct cli_bdi *b);   /* NULL is a no-op */
+/* The "MAJ:MIN" of the mount at mountpoint (absolute, as libfuse gives
+ * it) from /proc/self/mountinfo: 0, or -ENOENT once it is unmounted. */
+int cli_mount_dev(const char *mountpoint, char *dev, size_t size) MF_WUR;
 
 /* The mount's Hub client (fs/cli_hub.c).  cli_hub_open() makes ctx->hub
  * from ctx->mo (endpoint=, the token of HF_TOKEN or token_file=, offline)

@@ -423,6 +423,17 @@ static bool node_is_volatile(const struct tree_node *n)
 	return n->kind == TREE_CONTROL_FILE && n->ctl->direct_io;
 }
 
+/* Files whose size may change behind the kernel's back: the volatile ones,
+ * and those the benchmark worker rewrites from its own thread.  Their
+ * renderings are cached per generation like any other, but they are
+ * opened with direct_io, so a read runs to the end of what was rendered
+ * at open even when the kernel still holds the size of an older
+ * rendering (attributes are cached for a second). */
+static bool node_is_direct(const struct tree_node *n)
+{
+	return node_is_volatile(n) || n->kind == TREE_QUANT_BENCHMARK || n->kind == TREE_QUANT_COMPARE;
+}
+
 static mode_t node_mode(const struct tree_node *n)
 {
 	if (tree_is_dir(n->kind))
@@ -1064,7 +1075,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	}
 	h->local_fd = -1;
 	h->ctl = n.kind == TREE_CONTROL_FILE ? n.ctl : NULL;
-	fi->direct_io = node_is_volatile(&n);
+	fi->direct_io = node_is_direct(&n);
 	fi->keep_cache = 0;
 	if (n.kind == TREE_QUANT_FILE) {
 		rc = model_open(ctx, path, &n, h, fi);

@@ -285,7 +285,8 @@ def test_history_survives_remount_and_interrupted_run(bench, workdir):
     b = bjson(m)
     assert b["status"] == "failed" and "interrupted" in b["error"], b
     assert [h["status"] for h in b["history"]] == ["tested"]
-    assert wait_done(m, Q8)["status"] == "tested"
+    b8 = wait_done(m, Q8)
+    assert b8["status"] == "tested", b8
 
 
 def test_estimates_learn_from_measurements(bench, workdir):
