@@ -101,6 +101,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +128,7 @@
 #define BLOB_PATH_MAX             4096
 #define BLOB_KEEPER_NICE          10             /* the keeper thread's nice value */
 #define BLOB_LIMIT_PERIOD_MS      5000           /* cache_max is checked at least this often */
+#define BLOB_FULL_LOG_EVERY_MS    10000          /* "the cache is full" is logged per blob at most this often */
 
 struct blob_ext {
 	uint64_t off;
@@ -199,6 +201,7 @@ struct blob {
 	bool pinned;                 /* protected by lock */
 	bool evicted;                /* its files are gone; the object waits for its last reference; protected by lock */
 	int64_t touched;             /* last_used written to the database; protected by lock */
+	uint64_t full_logged_ms;     /* when "the cache is full" was last logged for it; protected by lock */
 
 	/* the Hugging Face cache */
 	bool from_hf;                /* complete and read from hf_path (not the store's file); set before complete */
@@ -894,8 +897,8 @@ static int req_run(struct blob *b, struct blob_req *r, unsigned wait_ms)
 		.repo_id = b->repo_id, .revision = b->revision, .path = b->path,
 		.size_bytes = b->size, .sha256 = b->sha256[0] ? b->sha256 : NULL,
 	};
-	uint64_t last_progress = now_ms();
-	bool nospc_retried = false;
+	uint64_t last_progress = now_ms(), off, end;
+	bool nospc_retried = false, full;
 	unsigned attempt = 0;
 	int rc = 0;
 
@@ -903,7 +906,7 @@ static int req_run(struct blob *b, struct blob_req *r, unsigned wait_ms)
 		struct blob_fetch_result res;
 		struct blob_sink sink;
 		struct diag d;
-		uint64_t pos, end;
+		uint64_t pos;
 
 		pthread_mutex_lock(&b->lock);
 		pos = r->off + r->done;
@@ -923,8 +926,9 @@ static int req_run(struct blob *b, struct blob_req *r, unsigned wait_ms)
 			last_progress = now_ms();
 			attempt = 0;
 		}
-		/* SPEC §6 ENOSPC only when nothing can be evicted */
-		if (rc == -ENOSPC && !nospc_retried) {
+		/* SPEC §6 ENOSPC only when nothing can be evicted: room is
+		 * made again while each attempt stores some bytes */
+		if (rc == -ENOSPC && (!nospc_retried || sink.pos > pos)) {
 			nospc_retried = true;
 			if (store_make_room(bs, b, end - pos))
 				continue;
@@ -941,10 +945,12 @@ static int req_run(struct blob *b, struct blob_req *r, unsigned wait_ms)
 		if (store_sleep(bs, backoff_ms(attempt++, res.retry_after_ms)))
 			break;
 	}
-	if (rc && rc != -ECANCELED)
-		log_msg(LOG_WARN, "cannot fetch bytes %llu-%llu of '%s' in '%s': %s", (unsigned long long)r->off,
-			(unsigned long long)r->end, b->path, b->repo_id, strerror(-rc));
 	pthread_mutex_lock(&b->lock);
+	full = rc == -ENOSPC && (!b->full_logged_ms || now_ms() - b->full_logged_ms >= BLOB_FULL_LOG_EVERY_MS);
+	if (full)
+		b->full_logged_ms = now_ms();
+	off = r->off;
+	end = r->end;
 	if (rc)
 		b->last_err = rc;
 	r->state = REQ_FINISHED;
@@ -952,6 +958,15 @@ static int req_run(struct blob *b, struct blob_req *r, unsigned wait_ms)
 	req_unlink(b, r);
 	pthread_cond_broadcast(&b->cond);
 	pthread_mutex_unlock(&b->lock);
+	if (full)
+		log_msg(LOG_ERROR, "cannot store '%s' of '%s': the cache '%s' is full and nothing more in it can be evicted (the rest is open or pinned); close a model using it, evict one (.control/evict), or give the cache more space",
+			b->path, b->repo_id, bs->cache_dir);
+	else if (rc == -ENOSPC)
+		log_msg(LOG_DEBUG, "cannot store bytes %llu-%llu of '%s' in '%s': the cache is still full",
+			(unsigned long long)off, (unsigned long long)end, b->path, b->repo_id);
+	else if (rc && rc != -ECANCELED)
+		log_msg(LOG_WARN, "cannot fetch bytes %llu-%llu of '%s' in '%s': %s", (unsigned long long)off,
+			(unsigned long long)end, b->path, b->repo_id, strerror(-rc));
 	keeper_mark(b, false);
 	return rc;
 }
@@ -1292,12 +1307,12 @@ static void keeper_verify_hf(struct blob_store *bs, struct blob *b)
 		b->hf_fd = -1;
 		b->from_hf = true;
 		b->hf_pending = false;
+		stat_add(&bs->stats.verified, 1);
 		__atomic_store_n(&b->complete, true, __ATOMIC_RELEASE);
 		drop_job = b->job_ref;
 		b->job_ref = false;
 		pthread_cond_broadcast(&b->cond);
 		pthread_mutex_unlock(&b->lock);
-		stat_add(&bs->stats.verified, 1);
 		log_msg(LOG_INFO, "'%s' of '%s' is served from the Hugging Face cache ('%s'), sha256 verified",
 			b->path, b->repo_id, b->hf_path);
 		if (drop_job)
@@ -2295,13 +2310,14 @@ static uint64_t store_key_bytes(struct blob_store *bs, const char *key)
 }
 
 /* Removes key's files and rows (a download job on it is cancelled): 0,
- * or -EBUSY when a file of it is open or it is keep.  Holds open_lock, so
- * no open of the same key runs meanwhile. */
+ * -ENOENT when it had no file (the rows are gone too: another eviction
+ * was first), or -EBUSY when a file of it is open or it is keep.  Holds
+ * open_lock, so no open of the same key runs meanwhile. */
 static int store_evict_key(struct blob_store *bs, const char *key, const struct blob *keep)
 {
 	char path[BLOB_PATH_MAX];
 	struct blob *b, **pp;
-	bool drop_job = false;
+	bool drop_job = false, had_file = false;
 	int rc = 0;
 
 	pthread_mutex_lock(&bs->open_lock);
@@ -2337,12 +2353,22 @@ static int store_evict_key(struct blob_store *bs, const char *key, const struct 
 		pthread_cond_broadcast(&b->cond);
 		pthread_mutex_unlock(&b->lock);
 	}
-	if (path_join(path, bs->blobs_dir, key) == 0 && unlink(path) != 0 && errno != ENOENT)
-		rc = -errno;
-	if (path_join(path, bs->partial_dir, key) == 0 && unlink(path) != 0 && errno != ENOENT && !rc)
-		rc = -errno;
+	if (path_join(path, bs->blobs_dir, key) == 0) {
+		if (unlink(path) == 0)
+			had_file = true;
+		else if (errno != ENOENT)
+			rc = -errno;
+	}
+	if (path_join(path, bs->partial_dir, key) == 0) {
+		if (unlink(path) == 0)
+			had_file = true;
+		else if (errno != ENOENT && !rc)
+			rc = -errno;
+	}
 	if (!rc)
 		rc = registry_blob_delete(bs->reg, key);
+	if (!rc && !had_file)
+		rc = -ENOENT;
 	pthread_mutex_unlock(&bs->evict_lock);
 	pthread_mutex_unlock(&bs->open_lock);
 	if (drop_job)
@@ -2379,7 +2405,7 @@ static uint64_t store_evict_lru(struct blob_store *bs, const struct blob *keep, 
 			continue;
 		if (store_evict_key(bs, rows[i].key, keep) != 0)
 			continue;
-		log_msg(LOG_INFO, "evicted blob %s (%llu bytes) from the cache%s", rows[i].key,
+		log_msg(LOG_INFO, "evicted '%s' (%llu bytes) from the cache%s", rows[i].key,
 			(unsigned long long)bytes[i], force ? " to make room" : " (cache_max)");
 		usage -= bytes[i];
 		freed += bytes[i];
@@ -2398,9 +2424,16 @@ static void store_enforce_limit(struct blob_store *bs, uint64_t need)
 	(void)store_evict_lru(bs, NULL, need, false);
 }
 
+/* Frees need bytes on the cache's disk if eviction can: true when it
+ * freed some, or when another request's eviction left need bytes free
+ * (the requests of one read-ahead hit a full disk together). */
 static bool store_make_room(struct blob_store *bs, struct blob *keep, uint64_t need)
 {
-	return store_evict_lru(bs, keep, need, true) > 0;
+	struct statvfs sv;
+
+	if (store_evict_lru(bs, keep, need, true) > 0)
+		return true;
+	return statvfs(bs->partial_dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize >= need;
 }
 
 int blob_store_evict(struct blob_store *bs, const struct blob_source *src, struct diag *d)
@@ -2415,6 +2448,8 @@ int blob_store_evict(struct blob_store *bs, const struct blob_source *src, struc
 	if (rc)
 		return diag_fail(d, rc, "cannot find the cache entry of '%s': %s", src->path, strerror(-rc));
 	rc = store_evict_key(bs, key, NULL);
+	if (rc == -ENOENT)
+		return 0;
 	if (rc == -EBUSY)
 		return diag_fail(d, -EBUSY, "'%s' is open; close it (stop the program using it) and evict again",
 				 src->path);

@@ -20,6 +20,7 @@ import os
 import random
 import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -30,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "hub"))
 
-from conftest import raises_errno, read_log  # noqa: E402
+from conftest import log_lines_since, raises_errno, read_log  # noqa: E402
 import reaper  # noqa: E402
 from hubsim import HubProcess  # noqa: E402
 import scenarios as S  # noqa: E402
@@ -437,3 +438,98 @@ def test_cache_max_keeps_pinned(lazy, hub):
     assert sha_of_file(qfile(m, "q8_0")) == B_SHA
     wait_for(lambda: status(m, "q8_0")["cache"] == "remote", timeout=30, what="B evicted")
     assert status(m, "q4_k_m")["cache"] == "cached"
+
+
+# ---------------------------------------------------------------------------
+# A really full cache (SPEC §6 ENOSPC, issue 6): cache= on a small tmpfs.
+# 56 MiB holds A (40 MiB) or B (24 MiB), never both.  The state directory
+# (the registry database) stays off it.
+# ---------------------------------------------------------------------------
+
+TINY_CACHE_MIB = 56
+
+
+@pytest.fixture
+def tiny_cache(mounts, workdir):
+    """A TINY_CACHE_MIB tmpfs for cache=; unmounted at teardown, after every
+    modelfs mount of the test is gone (whatever the test's outcome)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    d = os.path.join(workdir, "tiny-cache")
+    os.makedirs(d)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0700" % TINY_CACHE_MIB,
+                    "tmpfs", d], check=True, capture_output=True)
+    try:
+        yield d
+    finally:
+        try:
+            for m in mounts.all:
+                m.stop()
+        finally:
+            if subprocess.run(["umount", d], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", d], capture_output=True)
+
+
+def blob_files(m):
+    return sorted(os.listdir(os.path.join(m.cache, "blobs")))
+
+
+def test_full_disk_evicts_least_recently_used(lazy, hub, tiny_cache):
+    m = lazy(cache=tiny_cache)
+    assert sha_of_file(qfile(m, "q4_k_m")) == A_SHA
+    wait_for(lambda: status(m, "q4_k_m")["cache"] == "cached", what="A cached")
+    assert blob_files(m) == [A_SHA]
+    # A's RELEASE reaches the daemon after close() returns; and last_used
+    # has one-second steps
+    time.sleep(1.1)
+    before = read_log(m)
+    hub.clear_log()
+    assert sha_of_file(qfile(m, "q8_0")) == B_SHA
+    wait_for(lambda: status(m, "q8_0")["cache"] == "cached", what="B cached")
+    assert status(m, "q4_k_m")["cache"] == "remote"
+    assert blob_files(m) == [B_SHA]
+    # bytes a connection received after the disk filled are not stored,
+    # and fetched again: at most a window's worth
+    assert B_SIZE <= hub_bytes(hub, B_PATH) <= B_SIZE + 16 * MiB
+    assert hub_bytes(hub) == 0
+    new = log_lines_since(m, before)
+    evicted = [ln for ln in new if "evicted '" in ln]
+    assert len(evicted) == 1 and A_SHA in evicted[0] and "make room" in evicted[0], new
+    assert not [ln for ln in new if "full" in ln or "cannot" in ln], new
+
+
+def test_full_disk_with_nothing_to_evict_is_enospc(lazy, hub, tiny_cache):
+    m = lazy(cache=tiny_cache)
+    assert sha_of_file(qfile(m, "q4_k_m")) == A_SHA
+    wait_for(lambda: status(m, "q4_k_m")["cache"] == "cached", what="A cached")
+    registry = m.read("registry.json")
+    fd_a = os.open(qfile(m, "q4_k_m"), os.O_RDONLY)
+    try:
+        time.sleep(1.1)
+        before = read_log(m)
+        with raises_errno(errno.ENOSPC):
+            sha_of_file(qfile(m, "q8_0"))
+        new = log_lines_since(m, before)
+        full = [ln for ln in new if "full" in ln]
+        # one line for the file, not one per request or retried read
+        assert len(full) == 1, new
+        assert B_PATH in full[0] and "evict" in full[0] and "close" in full[0], full
+        assert " error " in full[0], full
+        assert not [ln for ln in new if "evicted '" in ln], new
+        # A is untouched: open, cached, every byte right
+        got = hashlib.sha256(b"".join(os.pread(fd_a, 4 * MiB, off)
+                                      for off in range(0, A_SIZE, 4 * MiB))).hexdigest()
+        assert got == A_SHA
+        assert status(m, "q4_k_m")["cache"] == "cached"
+        assert sha_of_file(qfile(m, "q4_k_m")) == A_SHA
+        assert m.read("registry.json") == registry
+    finally:
+        os.close(fd_a)
+    time.sleep(1.1)
+    before = read_log(m)
+    assert sha_of_file(qfile(m, "q8_0")) == B_SHA
+    wait_for(lambda: status(m, "q8_0")["cache"] == "cached", what="B cached")
+    assert status(m, "q4_k_m")["cache"] == "remote"
+    assert blob_files(m) == [B_SHA]
+    assert [ln for ln in log_lines_since(m, before) if "evicted '" in ln and A_SHA in ln]
+    assert m.read("registry.json") == registry
