@@ -93,6 +93,7 @@
  */
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -101,6 +102,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -2309,6 +2311,88 @@ static uint64_t store_key_bytes(struct blob_store *bs, const char *key)
 	return total;
 }
 
+/* Whether a process other than this one has the file at path open or
+ * mapped.  With symlinks=yes, readers of a cached blob open blobs/<key>
+ * itself and never reach blob_open, so b->opens cannot see them; /proc
+ * can, as lsof(8) does.  Nothing here touches the files found: an fd is
+ * compared by the path readlink() gives for it, a mapping by the device,
+ * inode and path of its /proc/PID/maps line.  stat() of an fd would reach
+ * whatever file system the fd is on, this mount or another FUSE mount
+ * that may itself be waiting on us.  Only the processes /proc lets this
+ * one inspect are seen: all of them as root, else the user's own.
+ * *pid_out: the first such process. */
+static bool store_file_in_use(const char *path, pid_t *pid_out)
+{
+	char real[BLOB_PATH_MAX], dir[64], line[BLOB_PATH_MAX + 256], got[BLOB_PATH_MAX];
+	struct dirent *de;
+	struct stat want;
+	pid_t self = getpid();
+	bool found = false;
+	DIR *proc;
+
+	if (!realpath(path, real) || stat(real, &want) != 0)
+		return false;
+	proc = opendir("/proc");
+	if (!proc)
+		return false;
+	while (!found && (de = readdir(proc))) {
+		struct dirent *fe;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		DIR *fds;
+		FILE *maps;
+
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		snprintf(dir, sizeof(dir), "/proc/%ld/fd", pid);
+		fds = opendir(dir);
+		while (fds && !found && (fe = readdir(fds))) {
+			ssize_t n;
+
+			if (fe->d_name[0] == '.')
+				continue;
+			n = readlinkat(dirfd(fds), fe->d_name, got, sizeof(got) - 1);
+			if (n <= 0)
+				continue;
+			got[n] = '\0';
+			found = strcmp(got, real) == 0;
+		}
+		if (fds)
+			closedir(fds);
+		snprintf(dir, sizeof(dir), "/proc/%ld/maps", pid);
+		maps = found ? NULL : fopen(dir, "re");
+		while (maps && !found && fgets(line, sizeof(line), maps)) {
+			unsigned long long ino;
+			unsigned int major, minor;
+			char *p = line, *f;
+			size_t i;
+
+			for (i = 0; i < 3 && p; i++) {
+				p = strchr(p, ' ');
+				p = p ? p + 1 : NULL;
+			}
+			if (!p)
+				continue;
+			major = (unsigned int)strtoul(p, &f, 16);
+			if (*f != ':')
+				continue;
+			minor = (unsigned int)strtoul(f + 1, &f, 16);
+			ino = strtoull(f, &f, 10);
+			while (*f == ' ')
+				f++;
+			f[strcspn(f, "\n")] = '\0';
+			found = (ino == (unsigned long long)want.st_ino && makedev(major, minor) == want.st_dev) ||
+				strcmp(f, real) == 0;
+		}
+		if (maps)
+			fclose(maps);
+		if (found)
+			*pid_out = (pid_t)pid;
+	}
+	closedir(proc);
+	return found;
+}
+
 /* Removes key's files and rows (a download job on it is cancelled): 0,
  * -ENOENT when it had no file (the rows are gone too: another eviction
  * was first), or -EBUSY when a file of it is open or it is keep.  Holds
@@ -2317,9 +2401,14 @@ static int store_evict_key(struct blob_store *bs, const char *key, const struct 
 {
 	char path[BLOB_PATH_MAX];
 	struct blob *b, **pp;
+	pid_t user;
 	bool drop_job = false, had_file = false;
 	int rc = 0;
 
+	if (path_join(path, bs->blobs_dir, key) == 0 && store_file_in_use(path, &user)) {
+		log_msg(LOG_DEBUG, "'%s' is in use by process %ld", path, (long)user);
+		return -EBUSY;
+	}
 	pthread_mutex_lock(&bs->open_lock);
 	pthread_mutex_lock(&bs->evict_lock);
 	pthread_mutex_lock(&bs->lock);
@@ -2451,7 +2540,7 @@ int blob_store_evict(struct blob_store *bs, const struct blob_source *src, struc
 	if (rc == -ENOENT)
 		return 0;
 	if (rc == -EBUSY)
-		return diag_fail(d, -EBUSY, "'%s' is open; close it (stop the program using it) and evict again",
+		return diag_fail(d, -EBUSY, "'%s' is open or mapped; close it (stop the program using it) and evict again",
 				 src->path);
 	if (rc)
 		return diag_fail(d, rc, "cannot evict '%s': %s", src->path, strerror(-rc));

@@ -132,6 +132,7 @@ static int ctl_evict_one(struct fs_ctx *ctx, const struct model_variant *v, cons
 	char target[CTL_TARGET_MAX];
 	struct blob_source *src;
 	struct diag d2;
+	bool linked = false;
 	size_t i;
 	int rc = 0;
 
@@ -143,6 +144,8 @@ static int ctl_evict_one(struct fs_ctx *ctx, const struct model_variant *v, cons
 	src = ctl_cache_sources(v, q);
 	if (!src)
 		return -ENOMEM;
+	for (i = 0; i < q->n_files && !linked; i++)
+		linked = fs_model_is_link(ctx, v, q, &q->files[i]);
 	for (i = 0; i < q->n_files && !rc; i++) {
 		diag_init(&d2);
 		rc = blob_store_evict(ctx->blobs, &src[i], &d2);
@@ -160,6 +163,8 @@ static int ctl_evict_one(struct fs_ctx *ctx, const struct model_variant *v, cons
 			snprintf(path, sizeof(path), "/%s/%s", target, q->files[i].name);
 			fs_invalidate(ctx, path);
 		}
+		if (linked)
+			fs_entry_expire_wait();
 		log_msg(LOG_INFO, "evicted '%s' from the cache", target);
 	}
 	return rc;

@@ -103,6 +103,13 @@ struct fs_handle {
 /* ------------------------------------------------------------------------
  * The mount's context (fuse_get_context()->private_data).
  * ------------------------------------------------------------------------ */
+/* A set of paths (open addressing, linear probing, grown at half full). */
+struct fs_pathset {
+	char **slots;
+	size_t cap;                          /* 0 or a power of two */
+	size_t n;
+};
+
 struct fs_ctx {
 	struct registry *reg;               /* open for the whole mount */
 	struct blob_store *blobs;           /* model files' bytes; NULL when the cache could not open */
@@ -135,6 +142,10 @@ struct fs_ctx {
 
 	pthread_mutex_t handles_lock;
 	struct fs_handle *handles;          /* open files; protected by handles_lock */
+
+	pthread_mutex_t files_lock;
+	struct fs_pathset files_seen;       /* model files shown as regular files in this mount
+					       (symlinks=yes, fs/ops.c); protected by files_lock */
 };
 
 /* Life cycle of the context: fs_ctx_init() sets up locks and the cache;
@@ -155,6 +166,16 @@ const struct fuse_operations *fs_operations(void);
  * changed the registry).  Errors are ignored: a path the kernel never
  * looked up has nothing cached. */
 void fs_invalidate(struct fs_ctx *ctx, const char *path);
+
+/* Whether a model file is shown as a symlink to the cache now
+ * (symlinks=yes; fs/ops.c).  Evicting its blob leaves the kernel holding
+ * the symlink until its entry expires: fuse_invalidate_path() drops
+ * attributes, not names, so a control write that evicted a linked file
+ * waits that long with fs_entry_expire_wait() before it returns, and the
+ * next lookup finds the lazily fetched file. */
+bool fs_model_is_link(struct fs_ctx *ctx, const struct model_variant *v, const struct model_quant *q,
+		      const struct model_file *file);
+void fs_entry_expire_wait(void);
 
 /* Whether v was registered from a local path: its model files are read
  * in place and never downloaded (fs/ops.c). */

@@ -270,6 +270,7 @@ int fs_ctx_init(struct fs_ctx *ctx)
 	pthread_mutex_init(&ctx->view_lock, NULL);
 	pthread_mutex_init(&ctx->rcache.lock, NULL);
 	pthread_mutex_init(&ctx->handles_lock, NULL);
+	pthread_mutex_init(&ctx->files_lock, NULL);
 	ctx->uid = getuid();
 	ctx->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &ctx->mount_time);
@@ -309,6 +310,11 @@ void fs_ctx_release(struct fs_ctx *ctx)
 		fs_handle_free(h);
 	}
 	pthread_mutex_destroy(&ctx->handles_lock);
+	for (i = 0; i < ctx->files_seen.cap; i++)
+		free(ctx->files_seen.slots[i]);
+	free(ctx->files_seen.slots);
+	memset(&ctx->files_seen, 0, sizeof(ctx->files_seen));
+	pthread_mutex_destroy(&ctx->files_lock);
 	if (ctx->view)
 		fs_view_put(ctx, ctx->view);
 	ctx->view = NULL;
@@ -728,6 +734,173 @@ static int node_blob(struct fs_ctx *ctx, struct fs_view *view, const char *path,
  * than failing, so ls and find still work, and open fails with ENETDOWN.
  * ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------
+ * Symlinked model files (symlinks=yes, the default).
+ *
+ * Reads through FUSE reach some 0.8x of the disk at best here, mmap less
+ * (the lazy-download notes; tests/bench/bench_lazy.py).  So a model file
+ * whose bytes are all in the cache is shown as a symlink to the file that
+ * holds them: blobs/<key>, the hf_cache blob it is served from, or a
+ * local model's own file, as the huggingface_hub cache's snapshots point
+ * at its blobs.  llama.cpp then reads and maps the real file at the
+ * disk's speed, and the daemon sees none of it.
+ *
+ * The kernel must never see a path turn from a file into a symlink while
+ * it may still use the file's inode: on a type change it marks the old
+ * inode bad (fuse_stale_inode), and every later read or page fault of it
+ * fails, including those of a process that mapped the model and closed
+ * its descriptor, as llama.cpp does; no count of open handles can tell
+ * that.  So a path's first appearance as a regular file in a mount is
+ * final for that mount (files_seen): a model downloaded through a mount
+ * stays a FUSE file until the next mount, and is a symlink from then on.
+ * The other way is safe, since a symlink's inode holds no data: a linked
+ * blob that is evicted turns back into a file (and joins files_seen).
+ *
+ * What a symlink gives up: the daemon no longer sees opens, so `evict`
+ * and cache_max cannot tell that a linked blob is in use (an evicted blob
+ * stays readable by the processes that have it open or mapped, being
+ * unlinked and not truncated, but its space returns only when they close
+ * it), and its last_used stops moving.  With verify=strict only blobs of
+ * our own cache are linked, never an hf_cache file this mount may not
+ * have hashed.
+ * ------------------------------------------------------------------------ */
+
+static uint64_t pathset_hash(const char *p)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*p)
+		h = (h ^ (unsigned char)*p++) * 1099511628211ull;
+	return h;
+}
+
+static bool pathset_has(const struct fs_pathset *set, const char *p)
+{
+	size_t i;
+
+	if (!set->cap)
+		return false;
+	for (i = pathset_hash(p) & (set->cap - 1); set->slots[i]; i = (i + 1) & (set->cap - 1))
+		if (strcmp(set->slots[i], p) == 0)
+			return true;
+	return false;
+}
+
+static void pathset_put(char **slots, size_t cap, char *p)
+{
+	size_t i = pathset_hash(p) & (cap - 1);
+
+	while (slots[i])
+		i = (i + 1) & (cap - 1);
+	slots[i] = p;
+}
+
+/* Adds p (absent): 0 or -ENOMEM. */
+static int pathset_add(struct fs_pathset *set, const char *p)
+{
+	char *copy;
+	size_t i;
+
+	if ((set->n + 1) * 2 > set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 64;
+		char **slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return -ENOMEM;
+		for (i = 0; i < set->cap; i++)
+			if (set->slots[i])
+				pathset_put(slots, cap, set->slots[i]);
+		free(set->slots);
+		set->slots = slots;
+		set->cap = cap;
+	}
+	copy = strdup(p);
+	if (!copy)
+		return -ENOMEM;
+	pathset_put(set->slots, set->cap, copy);
+	set->n++;
+	return 0;
+}
+
+/* The file that holds every byte of model file n, when there is one
+ * that may be linked: true with its path in buf. */
+static bool model_whole_file(struct fs_ctx *ctx, const struct tree_node *n, char *buf, size_t size)
+{
+	struct blob_source src;
+	struct blob_info info;
+	char blobs[PATH_MAX];
+	struct stat st;
+
+	if (model_is_local(n))
+		return model_local_path(n, buf, size) == 0 && stat(buf, &st) == 0 && S_ISREG(st.st_mode);
+	if (!ctx->blobs)
+		return false;
+	model_source(n, &src);
+	if (blob_store_query(ctx->blobs, &src, &info) != 0 || info.state != BLOB_CACHED || !info.local_path[0])
+		return false;
+	if (ctx->mo->verify == VERIFY_STRICT) {
+		int len = snprintf(blobs, sizeof(blobs), "%s/blobs/", ctx->mo->cache_dir);
+
+		if (len < 0 || (size_t)len >= sizeof(blobs) || strncmp(info.local_path, blobs, (size_t)len) != 0)
+			return false;
+	}
+	if (strlen(info.local_path) >= size)
+		return false;
+	memcpy(buf, info.local_path, strlen(info.local_path) + 1);
+	return true;
+}
+
+/* Whether model file n at path is shown as a symlink (1, its target in
+ * buf) or a regular file (0).  settle: the answer goes to the kernel as
+ * an inode (getattr, readdirplus), so a regular file is recorded as final
+ * for the mount; without it (readlink, d_type) nothing is recorded.
+ * -ENOMEM when it cannot be recorded: a file the set forgot could turn
+ * into a symlink later. */
+static int model_link(struct fs_ctx *ctx, const char *path, const struct tree_node *n, char *buf, size_t size,
+		      bool settle)
+{
+	bool whole;
+	int rc = 0;
+
+	if (!ctx->mo || !ctx->mo->symlinks)
+		return 0;
+	whole = model_whole_file(ctx, n, buf, size);
+	pthread_mutex_lock(&ctx->files_lock);
+	if (pathset_has(&ctx->files_seen, path))
+		rc = 0;
+	else if (whole)
+		rc = 1;
+	else if (settle)
+		rc = pathset_add(&ctx->files_seen, path);
+	pthread_mutex_unlock(&ctx->files_lock);
+	return rc;
+}
+
+bool fs_model_is_link(struct fs_ctx *ctx, const struct model_variant *v, const struct model_quant *q,
+		      const struct model_file *file)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	struct tree_node n;
+	int len;
+
+	len = snprintf(path, sizeof(path), "/%s/%s/%s/%s", v->family, v->variant, q->name, file->name);
+	if (len < 0 || (size_t)len >= sizeof(path))
+		return false;
+	memset(&n, 0, sizeof(n));
+	n.kind = TREE_QUANT_FILE;
+	n.variant = v;
+	n.quant = q;
+	n.file = file;
+	return model_link(ctx, path, &n, target, sizeof(target), false) == 1;
+}
+
+void fs_entry_expire_wait(void)
+{
+	struct timespec ts = { (time_t)FS_ENTRY_TIMEOUT_S, 100 * 1000000L };
+
+	(void)nanosleep(&ts, NULL);
+}
+
 static int model_stat(struct fs_ctx *ctx, const char *path, const struct tree_node *n, struct stat *st)
 {
 	struct blob_source src;
@@ -740,6 +913,14 @@ static int model_stat(struct fs_ctx *ctx, const char *path, const struct tree_no
 	st->st_atim = ctx->mount_time;
 	st->st_mtim = ctx->mount_time;
 	st->st_ctim = ctx->mount_time;
+	rc = model_link(ctx, path, n, local, sizeof(local), true);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		st->st_mode = S_IFLNK | 0777;
+		st->st_size = (off_t)strlen(local);
+		return 0;
+	}
 	if (model_is_local(n)) {
 		rc = model_local_path(n, local, sizeof(local));
 		if (rc == 0 && stat(local, &lst) != 0)
@@ -1023,7 +1204,17 @@ static int fs_readlink(const char *path, char *buf, size_t size)
 	if (rc)
 		return rc;
 	rc = fs_resolve(ctx, view, path, &n);
-	if (rc == 0) {
+	if (rc == 0 && n.kind == TREE_QUANT_FILE) {
+		char file[PATH_MAX];
+
+		rc = model_link(ctx, path, &n, file, sizeof(file), false);
+		if (rc == 1) {
+			snprintf(buf, size, "%s", file);
+			rc = 0;
+		} else if (rc == 0) {
+			rc = -EINVAL;
+		}
+	} else if (rc == 0) {
 		sbuf_init(&target, PATH_MAX);
 		rc = tree_link_target(&n, &target);
 		if (rc == 0) {
@@ -1252,12 +1443,20 @@ static int fs_fill_one(void *arg, const char *name, const struct tree_node *chil
 		return 0;
 	memset(&st, 0, sizeof(st));
 	st.st_mode = node_mode(child);
-	if (f->plus && f->dir_len + len < sizeof(f->path)) {
-		memcpy(f->path + f->dir_len, name, len + 1);
+	if (f->dir_len + len >= sizeof(f->path))
+		return f->filler(f->buf, name, &st, index + 1, 0) ? FS_FILL_FULL : 0;
+	memcpy(f->path + f->dir_len, name, len + 1);
+	if (f->plus) {
 		if (node_stat(f->ctx, f->view, f->path, child, &st) == 0)
 			return f->filler(f->buf, name, &st, index + 1, FUSE_FILL_DIR_PLUS) ? FS_FILL_FULL : 0;
 		memset(&st, 0, sizeof(st));
 		st.st_mode = node_mode(child);
+	}
+	if (child->kind == TREE_QUANT_FILE) {
+		char file[PATH_MAX];
+
+		if (model_link(f->ctx, f->path, child, file, sizeof(file), false) == 1)
+			st.st_mode = S_IFLNK | 0777;
 	}
 	return f->filler(f->buf, name, &st, index + 1, 0) ? FS_FILL_FULL : 0;
 }

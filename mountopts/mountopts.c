@@ -96,6 +96,7 @@ enum mo_key {
 	KEY_VERIFY,
 	KEY_BENCH_TIMEOUT,
 	KEY_TIMEOUT,
+	KEY_SYMLINKS,
 };
 
 static const struct fuse_opt mo_opts[] = {
@@ -124,6 +125,7 @@ static const struct fuse_opt mo_opts[] = {
 	FUSE_OPT_KEY("verify=", KEY_VERIFY),
 	FUSE_OPT_KEY("bench_timeout=", KEY_BENCH_TIMEOUT),
 	FUSE_OPT_KEY("timeout=", KEY_TIMEOUT),
+	FUSE_OPT_KEY("symlinks=", KEY_SYMLINKS),
 	/* ours: command-line switches */
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -197,7 +199,7 @@ static const struct fuse_opt mo_opts[] = {
 static const char *const mo_valued[] = {
 	"state", "cache", "cache_max", "hf_cache", "endpoint", "token_file",
 	"catalog", "gpu_vram", "gpu_bandwidth", "ram_bandwidth", "bench_cmd",
-	"connections", "chunk", "readahead", "verify", "bench_timeout", "timeout", NULL
+	"connections", "chunk", "readahead", "verify", "bench_timeout", "timeout", "symlinks", NULL
 };
 
 void mountopts_init(struct mountopts *mo)
@@ -207,6 +209,7 @@ void mountopts_init(struct mountopts *mo)
 	mo->chunk_bytes = MO_DEFAULT_CHUNK;
 	mo->readahead_bytes = MO_DEFAULT_READAHEAD;
 	mo->verify = VERIFY_LAZY;
+	mo->symlinks = MO_DEFAULT_SYMLINKS;
 	mo->bench_timeout_s = MO_DEFAULT_BENCH_TIMEOUT;
 }
 
@@ -220,7 +223,7 @@ void mountopts_release(struct mountopts *mo)
 		&mo->catalog, &mo->bench_cmd, &mo->raw_cache_max,
 		&mo->raw_gpu_vram, &mo->raw_gpu_bw, &mo->raw_ram_bw,
 		&mo->raw_connections, &mo->raw_chunk, &mo->raw_readahead,
-		&mo->raw_verify, &mo->raw_bench_timeout, &mo->raw_timeout, &mo->unknown,
+		&mo->raw_verify, &mo->raw_bench_timeout, &mo->raw_timeout, &mo->raw_symlinks, &mo->unknown,
 	};
 	size_t i;
 
@@ -259,6 +262,7 @@ static char **mo_raw_field(struct mountopts *mo, int key)
 	case KEY_VERIFY:      return &mo->raw_verify;
 	case KEY_BENCH_TIMEOUT: return &mo->raw_bench_timeout;
 	case KEY_TIMEOUT:     return &mo->raw_timeout;
+	case KEY_SYMLINKS:    return &mo->raw_symlinks;
 	default:              return NULL;
 	}
 }
@@ -706,6 +710,14 @@ int mountopts_validate(struct mountopts *mo, struct diag *d)
 		else
 			rc = mo_bad(d, "verify", mo->raw_verify, "lazy or strict");
 	}
+	if (!rc && mo->raw_symlinks) {
+		if (strcmp(mo->raw_symlinks, "yes") == 0)
+			mo->symlinks = true;
+		else if (strcmp(mo->raw_symlinks, "no") == 0)
+			mo->symlinks = false;
+		else
+			rc = mo_bad(d, "symlinks", mo->raw_symlinks, "yes or no");
+	}
 	return rc;
 }
 
@@ -759,6 +771,7 @@ int mountopts_describe(const struct mountopts *mo, struct sbuf *out)
 	sbuf_addf(out, "chunk=%llu\n", (unsigned long long)mo->chunk_bytes);
 	sbuf_addf(out, "readahead=%llu\n", (unsigned long long)mo->readahead_bytes);
 	sbuf_addf(out, "verify=%s\n", verify_names[mo->verify == VERIFY_STRICT]);
+	sbuf_addf(out, "symlinks=%s\n", mo->symlinks ? "yes" : "no");
 	return out->err;
 }
 
@@ -783,6 +796,8 @@ void mountopts_help(FILE *out)
 	      "    -o chunk=SIZE          download request size, 64K-1G (default: 8M)\n"
 	      "    -o readahead=SIZE      bytes fetched ahead of a reader, 0-4G (default: 64M)\n"
 	      "    -o verify=lazy|strict  strict: no byte served before its sha256 is verified (default: lazy)\n"
+	      "    -o symlinks=yes|no     a model file cached whole when first looked up is a symlink to\n"
+	      "                           the cache file, read at the disk's speed (default: " MO_DEFAULT_SYMLINKS_NAME ")\n"
 	      "SIZE takes binary units: 512M, 24G, 24GiB, 1.5T.  $HF_HOME defaults to\n"
 	      "$XDG_CACHE_HOME/huggingface or ~/.cache/huggingface, as in huggingface_hub.\n",
 	      out);

@@ -46,6 +46,7 @@ struct mountopts {
 	uint64_t chunk_bytes;        /* chunk=SIZE */
 	uint64_t readahead_bytes;    /* readahead=SIZE */
 	enum verify_mode verify;     /* verify=lazy|strict */
+	bool symlinks;               /* symlinks=yes|no: cached model files are symlinks to the cache */
 
 	bool show_help;              /* -h / --help */
 	bool show_version;           /* -V / --version */
@@ -54,7 +55,7 @@ struct mountopts {
 
 	/* private: raw -o values before validation, and what -o set */
 	char *raw_cache_max, *raw_gpu_vram, *raw_gpu_bw, *raw_ram_bw, *raw_connections;
-	char *raw_chunk, *raw_readahead, *raw_verify, *raw_bench_timeout, *raw_timeout;
+	char *raw_chunk, *raw_readahead, *raw_verify, *raw_bench_timeout, *raw_timeout, *raw_symlinks;
 	char *unknown;               /* first unknown -o option, for the error */
 	unsigned set_by_opt;         /* bit per MO_SET_* below */
 };
@@ -74,6 +75,10 @@ struct mountopts {
 #define MO_DEFAULT_CONNECTIONS 8   /* cache/blob.c: 8 x 25 MB/s streams beat aria2c -x8 on a CDN-like link */
 #define MO_DEFAULT_CHUNK       (8u << 20)
 #define MO_DEFAULT_READAHEAD   (64u << 20)
+/* fs/ops.c: a symlink to the cache file is read at the disk's speed,
+ * the FUSE read path at some 0.8x of it (tests/bench/bench_lazy.py) */
+#define MO_DEFAULT_SYMLINKS      true
+#define MO_DEFAULT_SYMLINKS_NAME "yes"
 
 /* Life cycle */
 void mountopts_init(struct mountopts *mo);

@@ -16,6 +16,8 @@ measurement so that every cold read is really cold:
             keep_cache) against reading the cache file directly; and
             "disk": both after drop_caches (root; --no-drop-caches skips)
   mmap      the same for a MAP_SHARED mapping scanned end to end
+  linked    the same file in the next mount, where it is a symlink to the
+            cache file (symlinks=yes, the default), read and mapped
   shaped    hubsim's CDN-like link: 40 ms before every response and 40 ms
             more on a new connection, 25 MB/s per connection (the
             lazy-download notes' shaping; tc netem is not in this kernel)
@@ -199,6 +201,7 @@ def main():
         res = {k: [] for k in ("cold", "curl_disk", "curl_null", "aria", "ttfb4k", "ttfb4m",
                                 "warm", "direct_warm", "disk", "direct_disk", "mmap_warm",
                                 "mmap_direct_warm", "mmap_disk", "mmap_direct_disk",
+                                "link_warm", "link_mmap_warm", "link_disk",
                                 "shaped", "shaped_curl", "shaped_aria", "shaped_ttfb")}
         for i in range(runs):
             m = Mount(args.bin, root, "m%d" % i, hub.url, catalog, extra)
@@ -242,6 +245,20 @@ def main():
                     drop_caches(True)
                     n, t = mmap_scan(cache_file)
                     res["mmap_direct_disk"].append(mbps(n, t))
+            finally:
+                m.stop()
+            m = Mount(args.bin, root, "m%d" % i, hub.url, catalog, extra)
+            try:
+                assert os.path.islink(m.file(q)), "symlinks=yes did not link %s" % q
+                read_file(m.file(q))
+                n, t = read_file(m.file(q))
+                res["link_warm"].append(mbps(n, t))
+                n, t = mmap_scan(m.file(q))
+                res["link_mmap_warm"].append(mbps(n, t))
+                if drop:
+                    drop_caches(True)
+                    n, t = read_file(m.file(q))
+                    res["link_disk"].append(mbps(n, t))
             finally:
                 m.stop()
             out = os.path.join(root, "curl.out")
@@ -295,6 +312,11 @@ def main():
     line("modelfs mmap", r["mmap_warm"])
     line("cache file mmap", r["mmap_direct_warm"])
     ratio("modelfs mmap / direct mmap", r["mmap_warm"], r["mmap_direct_warm"])
+    print("\nwarm read in the next mount, model.gguf a symlink to the cache (symlinks=yes)")
+    line("modelfs (linked)", r["link_warm"])
+    ratio("modelfs linked / direct (target >= 0.95)", r["link_warm"], r["direct_warm"])
+    line("modelfs mmap (linked)", r["link_mmap_warm"])
+    ratio("modelfs linked mmap / direct mmap", r["link_mmap_warm"], r["mmap_direct_warm"])
     if drop:
         print("\ncached blob, cold page cache (after drop_caches)")
         line("modelfs", r["disk"])
@@ -303,6 +325,8 @@ def main():
         line("modelfs mmap", r["mmap_disk"])
         line("cache file mmap", r["mmap_direct_disk"])
         ratio("modelfs mmap / direct mmap", r["mmap_disk"], r["mmap_direct_disk"])
+        line("modelfs (linked)", r["link_disk"])
+        ratio("modelfs linked / direct", r["link_disk"], r["direct_disk"])
     if not args.skip_shaped:
         print("\nshaped link: 40 ms per response (+40 ms per connection), 25 MB/s per connection, %d MiB"
               % args.shaped_mib)

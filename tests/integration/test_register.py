@@ -319,7 +319,11 @@ def test_local_model_is_read_in_place(reg, hub, workdir):
     register(m, "loc/local-test/q4_k_m\n", name="download")
     register(m, "loc/local-test/q4_k_m\n", name="evict")
     assert os.path.exists(src)
+    # model.gguf is a symlink to the local file (symlinks=yes): once the
+    # kernel's entry for it expires, the daemon is asked and says why
+    assert os.readlink(path) == src
     os.rename(src, src + ".moved")
+    time.sleep(1.2)
     with raises_errno(errno.ENOENT):
         open(path, "rb").close()
     assert "cannot be read" in m.log()

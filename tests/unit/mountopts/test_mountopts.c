@@ -222,6 +222,8 @@ static const struct good_case good_cases[] = {
 	{ "readahead=4G", { "readahead=4294967296", NULL } },
 	{ "verify=strict", { "verify=strict", NULL } },
 	{ "verify=lazy", { "verify=lazy", NULL } },
+	{ "symlinks=no", { "symlinks=no", NULL } },
+	{ "symlinks=yes", { "symlinks=yes", NULL } },
 	{ "state=/a,state=/b,cache_max=1G,cache_max=2G,verify=strict,verify=lazy",
 	  { "state=/b", "cache_max=2147483648", "verify=lazy", NULL } },
 	{ "allow_other", { "state=/home/u/.local/share/modelfs", "cache=/home/u/.cache/modelfs",
@@ -297,7 +299,8 @@ static void test_describe_golden(void **state)
 		"connections=8\n"
 		"chunk=16777216\n"
 		"readahead=0\n"
-		"verify=strict\n";
+		"verify=strict\n"
+		"symlinks=no\n";
 	struct run r;
 
 	(void)state;
@@ -305,7 +308,7 @@ static void test_describe_golden(void **state)
 				  "endpoint=https://hf.example/,offline,catalog=none,gpu_vram=24G,"
 				  "gpu_bandwidth=1008.5,bench_cmd=b {model},bench_timeout=90,timeout=5,"
 				  "connections=8,chunk=16M,"
-				  "readahead=0,verify=strict",
+				  "readahead=0,verify=strict,symlinks=no",
 				  ENV("HOME=/home/u", "HF_TOKEN=" TOKEN)), 0);
 	assert_string_equal(r.out.buf, want);
 	run_release(&r);
@@ -377,6 +380,8 @@ static const struct bad_case bad_cases[] = {
 	{ "readahead=5G", "invalid value '5G' for option 'readahead': expected SIZE from 0 to 4G" },
 	{ "readahead=-1", "invalid value '-1' for option 'readahead'" },
 	{ "verify=eager", "invalid value 'eager' for option 'verify': expected lazy or strict" },
+	{ "symlinks=maybe", "invalid value 'maybe' for option 'symlinks': expected yes or no" },
+	{ "symlinks=", "invalid value '' for option 'symlinks': expected yes or no" },
 	{ "verify=LAZY", "invalid value 'LAZY' for option 'verify'" },
 	{ "verify=", "invalid value '' for option 'verify'" },
 };
