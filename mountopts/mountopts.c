@@ -97,6 +97,7 @@ enum mo_key {
 	KEY_BENCH_TIMEOUT,
 	KEY_TIMEOUT,
 	KEY_SYMLINKS,
+	KEY_ALLOW_OTHER,
 };
 
 static const struct fuse_opt mo_opts[] = {
@@ -141,7 +142,7 @@ static const struct fuse_opt mo_opts[] = {
 	FUSE_OPT_KEY("max_threads=", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("allow_root", FUSE_OPT_KEY_KEEP),
 	/* libfuse's mount options (lib/mount.c) */
-	FUSE_OPT_KEY("allow_other", FUSE_OPT_KEY_KEEP),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("auto_unmount", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("blkdev", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("blksize=", FUSE_OPT_KEY_KEEP),
@@ -299,6 +300,9 @@ static int mo_opt_proc(void *data, const char *arg, int key, struct fuse_args *o
 		return 1;
 	case KEY_FOREGROUND:
 		mo->foreground = true;
+		return 1;
+	case KEY_ALLOW_OTHER:
+		mo->allow_other = true;
 		return 1;
 	case KEY_SET_STATE:
 		mo->set_by_opt |= MO_SET_STATE;
@@ -710,6 +714,9 @@ int mountopts_validate(struct mountopts *mo, struct diag *d)
 		else
 			rc = mo_bad(d, "verify", mo->raw_verify, "lazy or strict");
 	}
+	/* other users could not follow a symlink into a 0700 cache */
+	if (mo->allow_other)
+		mo->symlinks = false;
 	if (!rc && mo->raw_symlinks) {
 		if (strcmp(mo->raw_symlinks, "yes") == 0)
 			mo->symlinks = true;
@@ -797,7 +804,8 @@ void mountopts_help(FILE *out)
 	      "    -o readahead=SIZE      bytes fetched ahead of a reader, 0-4G (default: 64M)\n"
 	      "    -o verify=lazy|strict  strict: no byte served before its sha256 is verified (default: lazy)\n"
 	      "    -o symlinks=yes|no     a model file cached whole when first looked up is a symlink to\n"
-	      "                           the cache file, read at the disk's speed (default: " MO_DEFAULT_SYMLINKS_NAME ")\n"
+	      "                           the cache file, read at the disk's speed (default: " MO_DEFAULT_SYMLINKS_NAME ",\n"
+	      "                           no with allow_other)\n"
 	      "SIZE takes binary units: 512M, 24G, 24GiB, 1.5T.  $HF_HOME defaults to\n"
 	      "$XDG_CACHE_HOME/huggingface or ~/.cache/huggingface, as in huggingface_hub.\n",
 	      out);

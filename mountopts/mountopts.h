@@ -47,6 +47,7 @@ struct mountopts {
 	uint64_t readahead_bytes;    /* readahead=SIZE */
 	enum verify_mode verify;     /* verify=lazy|strict */
 	bool symlinks;               /* symlinks=yes|no: cached model files are symlinks to the cache */
+	bool allow_other;            /* allow_other was given (it also goes to libfuse) */
 
 	bool show_help;              /* -h / --help */
 	bool show_version;           /* -V / --version */

@@ -228,6 +228,9 @@ static const struct good_case good_cases[] = {
 	  { "state=/b", "cache_max=2147483648", "verify=lazy", NULL } },
 	{ "allow_other", { "state=/home/u/.local/share/modelfs", "cache=/home/u/.cache/modelfs",
 			   "endpoint=https://huggingface.co", "catalog=builtin", "verify=lazy", NULL } },
+	{ "allow_other,verify=lazy", { "symlinks=no", NULL } },
+	{ "allow_other,symlinks=yes", { "symlinks=yes", NULL } },
+	{ "cache_max=1G", { "symlinks=yes", NULL } },
 };
 
 static void test_good_table(void **state)
