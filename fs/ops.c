@@ -732,6 +732,9 @@ static int node_blob(struct fs_ctx *ctx, struct fs_view *view, const char *path,
  * from the registry, else from one HEAD (remembered in the registry);
  * when neither can say (offline, hub unreachable) stat shows 0 rather
  * than failing, so ls and find still work, and open fails with ENETDOWN.
+ * A read failing with ENOSPC (a full cache) is logged at debug level: the
+ * store says why once per blob, and the kernel's read-ahead would repeat
+ * it for every request in flight.
  * ------------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------------
@@ -1319,7 +1322,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 			size = INT_MAX;
 		got = blob_read(h->model, &h->stream, buf, size, (uint64_t)off);
 		if (got < 0 && got != -ENETDOWN)
-			log_msg(LOG_ERROR, "cannot read '%s' at %lld: %s", path, (long long)off, strerror((int)-got));
+			log_msg(got == -ENOSPC ? LOG_DEBUG : LOG_ERROR, "cannot read '%s' at %lld: %s", path,
+				(long long)off, strerror((int)-got));
 		return (int)got;
 	}
 	if (!h || !h->blob)
