@@ -220,7 +220,7 @@ if [ ! -e "$gguf" ]; then
 		[ -e "$f" ] && gguf=$f && break
 	done
 fi
-[ -e "$gguf" ] || note "note: $gguf is not in this mount yet (lazy model files come with a later modelfs)"
+[ -e "$gguf" ] || note "note: $gguf does not exist; is $mnt a modelfs mount?"
 
 cmd=("$server" -m "$gguf" -c "$ctx" -ngl "$ngl" "${extra[@]}")
 if [ "$dry_run" -eq 1 ]; then
