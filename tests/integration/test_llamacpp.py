@@ -274,6 +274,19 @@ def test_split_model_loads_through_mount(nlc, models, hub, mnt):
     assert res["llama_log"]["additional_ggufs"] == 1
     assert res["model"]["spliced_parts"] == 2
     check_cached(mnt, hub, "q8_0", model, before)
+    # the next mount shows the cached shards as symlinks into the cache
+    # (symlinks=yes); llama.cpp still finds the second shard by the first
+    # one's name in the mount, and reads the real files
+    mnt.remount()
+    for n, sha in zip(names, model.sha):
+        p = mnt.file(*VDIR, "q8_0", n)
+        assert os.path.islink(p) and os.readlink(p) == os.path.join(mnt.cache, "blobs", sha), p
+    hub.clear_log()
+    res2, _ = run_load(nlc, mnt, mnt.file(*VDIR, "q8_0", names[0]), True)
+    check_loaded(res2, model, True)
+    assert res2["llama_log"]["additional_ggufs"] == 1
+    assert res2["eval"]["generated"] == res["eval"]["generated"]
+    assert sum(hub_bytes(hub, p) for p in model.paths) == 0
 
 
 # ---------------------------------------------------------------------------
