@@ -1314,6 +1314,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = split.path.split("/")[1:]
         self.query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
         control = bool(raw) and raw[0] == CONTROL_NOT_LOGGED
+        logged = not control and self.role == "main"
+        if logged:
+            self.sim.request_started()
         try:
             if control:
                 self.control("/".join(raw[1:]))
@@ -1335,9 +1338,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self.abort(True)
         finally:
-            if not control and self.role == "main":
+            if logged:
                 self.rec["dur_ms"] = round((time.monotonic() - m0) * 1000, 3)
                 self.sim.log.add(self.rec)
+                self.sim.request_logged()
 
     def route(self, raw, split):
         seg = [urllib.parse.unquote(s) for s in raw]
@@ -1604,6 +1608,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     sim.set_faults({} if m == "DELETE" else body, replace=m != "POST",
                                    current=self)
                     return self.send_json(200, sim.faults.snapshot(), faults=False)
+            if p in ("log", "log/clear", "stats"):
+                sim.settle_log()
             if p == "log" and m == "GET":
                 since = int(self.query.get("since", ["0"])[-1])
                 lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in sim.log.since(since))
@@ -1652,6 +1658,26 @@ class Sim:
         self.started = time.time()
         self.stopped = threading.Event()
         self.stop_reason = None
+        # main-port requests not yet in the log: a response reaches its
+        # client before its record is added, so readers of the log wait
+        # (briefly) for the requests in flight to land
+        self.inflight = 0
+        self.inflight_cv = threading.Condition()
+
+    def request_started(self):
+        with self.inflight_cv:
+            self.inflight += 1
+
+    def request_logged(self):
+        with self.inflight_cv:
+            self.inflight -= 1
+            self.inflight_cv.notify_all()
+
+    def settle_log(self, timeout=0.25):
+        """Waits until every request in flight is logged, at most timeout s
+        (a request still streaming or stalled by a fault keeps going)."""
+        with self.inflight_cv:
+            self.inflight_cv.wait_for(lambda: self.inflight == 0, timeout)
 
     def _serve(self, port, role):
         srv = Server((self.host, port), Handler)
